@@ -1,0 +1,119 @@
+"""Sparse codes: every document as its top-k SAE features, and per-feature statistics.
+
+Codes are stored as two ``[documents, k]`` arrays (feature indices and activations), which is
+``k`` numbers per document instead of ``n``. Everything downstream (labels, families, search
+explanations) reads these arrays or the CSR matrix built from them; no stage ever needs a
+dense ``documents × n`` matrix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import torch
+from scipy import sparse
+
+from disentangle.io import load_npy, read_json, save_npy, write_json
+from disentangle.sae.model import TopKSAE
+
+ENCODE_BATCH = 4096
+
+
+@dataclass
+class SparseCodes:
+    """Top-k features of each document. ``values`` are post-ReLU, so a slot may hold 0."""
+
+    indices: np.ndarray
+    """int32 ``[documents, k]``: feature ids, strongest first."""
+    values: np.ndarray
+    """float32 ``[documents, k]``: activations, aligned with ``indices``."""
+    n_features: int
+
+    def __len__(self) -> int:
+        return self.indices.shape[0]
+
+    def to_csr(self, binary: bool = False) -> sparse.csr_matrix:
+        """``[documents, n_features]`` CSR matrix of activations (or 0/1 activity)."""
+        rows = np.repeat(np.arange(len(self), dtype=np.int64), self.indices.shape[1])
+        vals = np.asarray(self.values, dtype=np.float32).ravel()
+        keep = vals > 0
+        data = np.ones(int(keep.sum()), np.float32) if binary else vals[keep]
+        return sparse.csr_matrix(
+            (data, (rows[keep], np.asarray(self.indices).ravel()[keep])),
+            shape=(len(self), self.n_features),
+        )
+
+    def save(self, directory: Path) -> None:
+        save_npy(directory / "indices.npy", np.ascontiguousarray(self.indices, dtype=np.int32))
+        save_npy(directory / "values.npy", np.ascontiguousarray(self.values, dtype=np.float32))
+        write_json(directory / "codes.json", {"n_features": self.n_features,
+                                              "documents": len(self),
+                                              "k": int(self.indices.shape[1])})
+
+    @classmethod
+    def load(cls, directory: Path) -> SparseCodes:
+        meta = read_json(directory / "codes.json")
+        return cls(load_npy(directory / "indices.npy"), load_npy(directory / "values.npy"),
+                   int(meta["n_features"]))
+
+
+@torch.no_grad()
+def encode_embeddings(
+    sae: TopKSAE,
+    embeddings: np.ndarray,
+    batch_size: int = ENCODE_BATCH,
+    on_batch: Callable[[int], None] | None = None,
+) -> SparseCodes:
+    """Encode ``[documents, d]`` embeddings (a memory map is fine) batch by batch."""
+    sae.eval()
+    count, k = embeddings.shape[0], sae.config.k
+    indices = np.empty((count, k), dtype=np.int32)
+    values = np.empty((count, k), dtype=np.float32)
+    device = sae.b_pre.device
+    for start in range(0, count, batch_size):
+        batch = torch.from_numpy(np.asarray(embeddings[start:start + batch_size], np.float32))
+        code = sae.encode(batch.to(device))
+        stop = start + batch.shape[0]
+        indices[start:stop] = code.indices.cpu().numpy()
+        values[start:stop] = code.values.float().cpu().numpy()
+        if on_batch is not None:
+            on_batch(batch.shape[0])
+    return SparseCodes(indices, values, sae.config.n)
+
+
+def feature_stats(codes: SparseCodes, top_n: int = 20) -> pa.Table:
+    """Per-feature density, mean and max activation, and top documents (row numbers).
+
+    - ``density``: fraction of documents where the feature is active (activation > 0).
+    - ``mean_activation``: mean activation over the documents where it is active.
+    - ``top_rows`` / ``top_values``: the ``top_n`` documents with the largest activation.
+    """
+    matrix = codes.to_csr().tocsc()
+    count = max(len(codes), 1)
+    nnz = np.diff(matrix.indptr)
+    sums = np.asarray(matrix.sum(axis=0)).ravel()
+    density = nnz / count
+    mean_activation = np.divide(sums, nnz, out=np.zeros_like(sums), where=nnz > 0)
+    max_activation = np.zeros(codes.n_features, np.float32)
+    top_rows: list[list[int]] = []
+    top_values: list[list[float]] = []
+    for feature in range(codes.n_features):
+        lo, hi = matrix.indptr[feature], matrix.indptr[feature + 1]
+        rows, vals = matrix.indices[lo:hi], matrix.data[lo:hi]
+        order = np.argsort(-vals, kind="stable")[:top_n]
+        top_rows.append(rows[order].tolist())
+        top_values.append(vals[order].tolist())
+        if hi > lo:
+            max_activation[feature] = vals.max()
+    return pa.table({
+        "feature": pa.array(np.arange(codes.n_features, dtype=np.int32)),
+        "density": pa.array(density.astype(np.float64)),
+        "mean_activation": pa.array(mean_activation.astype(np.float32)),
+        "max_activation": pa.array(max_activation),
+        "top_rows": pa.array(top_rows, type=pa.list_(pa.int32())),
+        "top_values": pa.array(top_values, type=pa.list_(pa.float32())),
+    })
