@@ -75,7 +75,7 @@ def encode_embeddings(
     values = np.empty((count, k), dtype=np.float32)
     device = sae.b_pre.device
     for start in range(0, count, batch_size):
-        batch = torch.from_numpy(np.asarray(embeddings[start:start + batch_size], np.float32))
+        batch = torch.from_numpy(np.array(embeddings[start:start + batch_size], np.float32))
         code = sae.encode(batch.to(device))
         stop = start + batch.shape[0]
         indices[start:stop] = code.indices.cpu().numpy()

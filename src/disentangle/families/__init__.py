@@ -1,0 +1,51 @@
+"""Feature families (co-occurrence trees), cross-SAE matching, stability and trends."""
+
+from disentangle.families.activation import family_activations, family_membership
+from disentangle.families.cooccurrence import (
+    DEFAULT_THRESHOLD,
+    activity_matrix,
+    clean_mask,
+    cooccurrence,
+    feature_counts,
+    normalised_weights,
+    restrict,
+)
+from disentangle.families.extract import (
+    Family,
+    FamilyBuild,
+    build_families,
+    deduplicate,
+    find_roots,
+    jaccard,
+)
+from disentangle.families.labels import Labeller, label_families, label_family
+from disentangle.families.matching import (
+    SplitChain,
+    best_match,
+    hungarian_match,
+    persistence,
+    split_chain,
+    splits,
+)
+from disentangle.families.plots import plot_match_histograms, plot_split_tree, plot_trends
+from disentangle.families.stability import family_stability, feature_stability
+from disentangle.families.table import families_from_table, families_table, write_tree_graphml
+from disentangle.families.tree import FeatureTree, denser_first, maximum_spanning_tree
+from disentangle.families.trends import (
+    category_groups,
+    prevalence,
+    top_trends,
+    trends_table,
+    year_groups,
+)
+
+__all__ = [
+    "DEFAULT_THRESHOLD", "Family", "FamilyBuild", "FeatureTree", "Labeller", "SplitChain",
+    "activity_matrix", "best_match", "build_families", "category_groups", "clean_mask",
+    "cooccurrence", "deduplicate", "denser_first", "families_from_table", "families_table",
+    "family_activations", "family_membership", "family_stability", "feature_counts",
+    "feature_stability", "find_roots", "hungarian_match", "jaccard", "label_families",
+    "label_family", "maximum_spanning_tree", "normalised_weights", "persistence",
+    "plot_match_histograms", "plot_split_tree", "plot_trends", "prevalence", "restrict",
+    "split_chain", "splits", "top_trends", "trends_table", "write_tree_graphml", "year_groups",
+]

@@ -78,12 +78,17 @@ class TopKSAE(nn.Module):
 
     def decode(self, values: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
         """Reconstruction from a sparse code: a weighted gather of ``k`` decoder rows per input."""
+        return self.decode_directions(values, indices) + self.b_pre
+
+    def decode_directions(self, values: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+        """``Σ_j values[j] · W_dec[indices[j]]`` without ``b_pre``: AuxK reconstructs a residual,
+        which has no offset. One ``embedding_bag`` gather, never ``[batch, n]`` latents."""
         flat = indices.reshape(-1, indices.shape[-1])
         out = nn.functional.embedding_bag(
             flat, self.W_dec, per_sample_weights=values.reshape(flat.shape).to(self.W_dec.dtype),
             mode="sum",
         )
-        return (out + self.b_pre).reshape(*indices.shape[:-1], self.config.d)
+        return out.reshape(*indices.shape[:-1], self.config.d)
 
     def decode_dense(self, latents: torch.Tensor) -> torch.Tensor:
         """Reconstruction from dense ``[batch, n]`` latents (reference path and steering)."""

@@ -1,0 +1,117 @@
+"""``disentangle demo``: run every stage on real abstracts and print a compact report."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import pyarrow as pa
+import typer
+from rich.table import Table
+
+from disentangle import pipeline
+from disentangle.cli.pipeline_commands import print_training_summary, run_training
+from disentangle.cli.progress import console, progress_bar
+from disentangle.cli.search_commands import print_search
+from disentangle.demo import (
+    EXAMPLE_QUERIES,
+    DemoData,
+    category_counts,
+    coherent_features,
+    find_data_dir,
+    load_demo_corpus,
+)
+from disentangle.io import read_parquet
+from disentangle.sae.model import SAEConfig
+from disentangle.sae.trainer import TrainConfig
+from disentangle.workspace import Workspace
+
+
+def demo(
+    workspace: Annotated[Path, typer.Option(
+        "--workspace", "-w", help="Where the demo workspace goes.")] = Path("ws-demo"),
+    data_dir: Annotated[Path | None, typer.Option(
+        help="The shared data folder (default ../shared/data).")] = None,
+    corpus: Annotated[Path | None, typer.Option(
+        help="Use this corpus file instead of the shared data (embedded live).")] = None,
+    size: Annotated[int | None, typer.Option(
+        help="Documents to use (default: all 52,000 with precomputed embeddings).")] = None,
+    modern: Annotated[int, typer.Option(
+        help="Recent (2024-2026) cs.LG abstracts to embed live.")] = 600,
+    n: Annotated[int, typer.Option(help="Dictionary size.")] = 3072,
+    k: Annotated[int, typer.Option(help="Active features per document.")] = 32,
+    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 20,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 4e-4,
+) -> None:
+    """Run the whole pipeline on real arXiv abstracts and print a report."""
+    started = time.perf_counter()
+    data = DemoData(data_dir=find_data_dir(data_dir) if corpus is None else Path("."),
+                    size=size, modern=modern, corpus=corpus)
+    console.rule("[bold]1. corpus")
+    report, sources, precomputed_spec = load_demo_corpus(data)
+    ws = Workspace.create(workspace)
+    info = pipeline.ingest(ws, report, sources)
+    groups = ", ".join(f"{name} {count:,}" for name, count in
+                       category_counts(ws.corpus()).items() if count)
+    console.print(f"{info['documents']:,} abstracts ({groups})")
+
+    console.rule("[bold]2. embeddings")
+    with progress_bar("embedding") as update:
+        embedded = pipeline.embed(ws, precomputed_spec or {"kind": "minilm"}, on_progress=update)
+    if embedded.get("skipped"):
+        console.print("embeddings up to date (cached)")
+    else:
+        rate = embedded.get("docs_per_second")
+        console.print(f"{embedded['seeded_from_precomputed']:,} precomputed, "
+                      f"{embedded['embedded_now']:,} embedded now"
+                      + (f" at {rate} abstracts/s" if rate else "")
+                      + f" with {embedded['identity']['model']}")
+
+    console.rule("[bold]3. sparse autoencoder")
+    sae_config = SAEConfig(d=ws.embeddings().shape[1], n=n, k=k)
+    name, result = run_training(ws, sae_config, TrainConfig(epochs=epochs, lr=lr), None)
+    print_training_summary(name, result.history[-1:])
+
+    console.rule("[bold]4. sparse codes")
+    with progress_bar("encoding") as update:
+        name, _ = pipeline.encode(ws, name, on_progress=update)
+    stats = read_parquet(ws.codes_dir(name) / "feature_stats.parquet")
+    print_example_features(ws, stats)
+
+    console.rule("[bold]5. search")
+    search = pipeline.searcher(ws, name)
+    for query in EXAMPLE_QUERIES:
+        print_search(search.search(query, k=5), query)
+    console.rule()
+    console.print(f"demo finished in {time.perf_counter() - started:.0f} s; workspace: "
+                  f"{workspace}\ntry: disentangle search --workspace {workspace} "
+                  "\"gravitational wave detection\"")
+
+
+def print_example_features(ws: Workspace, stats: pa.Table) -> None:
+    """Five of the most coherent features with the titles of their top abstracts."""
+    titles = ws.corpus().column("title").to_pylist()
+    density = stats.column("density").to_numpy()
+    top_rows = stats.column("top_rows").to_pylist()
+    features = coherent_features(stats, ws.embeddings())
+    console.print(f"{len(density):,} features; mean log10 density "
+                  f"{_mean_log_density(density):.2f}; five of the most coherent "
+                  "(top abstracts most alike):")
+    for feature in features:
+        table = Table(title=f"feature {feature} (active in {density[feature]:.2%} of abstracts)",
+                      show_header=False, title_justify="left")
+        table.add_column("top abstracts")
+        for row in top_rows[feature][:4]:
+            table.add_row(titles[row])
+        console.print(table)
+
+
+def _mean_log_density(density: np.ndarray) -> float:
+    alive = density[density > 0]
+    return float(np.log10(alive).mean()) if alive.size else float("nan")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(demo)

@@ -1,0 +1,49 @@
+"""The ``disentangle`` command line: one sub-command per stage, plus ``demo``.
+
+Errors a user can fix are printed on one line ("problem; fix") without a traceback, and
+leave the workspace as it was (every write is atomic, every long step resumable).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from disentangle.cli import demo_command, pipeline_commands, search_commands
+from disentangle.errors import DisentangleError
+
+app = typer.Typer(
+    name="disentangle",
+    help="Sparse autoencoders that make dense text embeddings interpretable and steerable.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+pipeline_commands.register(app)
+search_commands.register(app)
+demo_command.register(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code (2 for a user-fixable error)."""
+    errors = Console(stderr=True)
+    try:
+        result = app(args=argv, prog_name="disentangle", standalone_mode=False)
+    except DisentangleError as error:
+        errors.print(Text.assemble(("error: ", "bold red"), str(error)))
+        return 2
+    except click.ClickException as error:
+        error.show()
+        return error.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        errors.print("interrupted; run the same command again to resume where it stopped")
+        return 130
+    return result if isinstance(result, int) else 0
+
+
+def run() -> None:
+    sys.exit(main())

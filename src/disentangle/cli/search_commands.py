@@ -1,0 +1,116 @@
+"""``disentangle search``: steerable semantic search with per-hit explanations."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from disentangle import pipeline
+from disentangle.cli.options import DEFAULT_WORKSPACE, SaeOption, WorkspaceOption, split_list
+from disentangle.cli.progress import console
+from disentangle.errors import DisentangleError
+from disentangle.search import Edit, Filters, SearchResult, down, up
+from disentangle.workspace import Workspace
+
+MAX_QUERY_CHARS = 2000
+MAX_K = 1000
+
+
+def _target(text: str) -> int | str:
+    """A feature named by number stays a number; anything else is a label to resolve."""
+    return int(text) if text.strip().isdigit() else text
+
+
+def collect_edits(raise_: list[str], lower: list[str], family_up: list[str],
+                  family_down: list[str], strength: float) -> list[Edit]:
+    """CLI edit flags → edits, in the order a user reads them."""
+    return ([up(_target(t), strength) for t in raise_]
+            + [down(_target(t)) for t in lower]
+            + [up(_target(t), strength, family=True) for t in family_up]
+            + [down(_target(t), family=True) for t in family_down])
+
+
+def search(
+    query: Annotated[str, typer.Argument(help="Free-text query.")],
+    workspace: WorkspaceOption = DEFAULT_WORKSPACE,
+    sae: SaeOption = None,
+    k: Annotated[int, typer.Option("-k", help="Number of results.")] = 10,
+    raise_: Annotated[list[str], typer.Option(
+        "--up", help="Raise a feature (id or label); repeatable.")] = [],  # noqa: B006
+    lower: Annotated[list[str], typer.Option(
+        "--down", help="Remove a feature (id or label); repeatable.")] = [],  # noqa: B006
+    family_up: Annotated[list[str], typer.Option(
+        "--family", help="Raise every feature of a family; repeatable.")] = [],  # noqa: B006
+    family_down: Annotated[list[str], typer.Option(
+        "--family-down", help="Remove every feature of a family.")] = [],  # noqa: B006
+    strength: Annotated[float, typer.Option(
+        help="--up strength, in units of the feature's strongest corpus activation.")] = 1.0,
+    mode: Annotated[str, typer.Option(
+        help="residual (default: keep what the SAE does not explain), reconstruction, "
+             "or clamp.")] = "residual",
+    years: Annotated[str | None, typer.Option(
+        "--year", help="Year or range, e.g. 2015-2017.")] = None,
+    categories: Annotated[str | None, typer.Option(
+        "--category", help="Only these categories (prefix match), e.g. astro-ph.EP.")] = None,
+    require: Annotated[list[str], typer.Option(
+        help="Only documents where this feature is active.")] = [],  # noqa: B006
+    exclude: Annotated[list[str], typer.Option(
+        help="Only documents where this feature is silent.")] = [],  # noqa: B006
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Search the corpus; steer the query by raising or removing features and families."""
+    if not query.strip() or len(query) > MAX_QUERY_CHARS:
+        raise DisentangleError(f"the query must have 1 to {MAX_QUERY_CHARS} characters")
+    if not 1 <= k <= MAX_K:
+        raise DisentangleError(f"-k must be between 1 and {MAX_K}, got {k}")
+    searcher = pipeline.searcher(Workspace.open(workspace), sae)
+    filters = Filters.from_cli(years=years, categories=split_list(categories),
+                               require=[_target(t) for t in require],
+                               exclude=[_target(t) for t in exclude])
+    result = searcher.search(query, collect_edits(raise_, lower, family_up, family_down,
+                                                  strength),
+                             k=k, filters=None if filters.empty else filters, mode=mode)
+    if as_json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print_search(result, query)
+
+
+def _feature_name(feature: int, label: str | None) -> str:
+    return f"{feature}:{label}" if label else f"#{feature}"
+
+
+def print_search(result: SearchResult, query: str) -> None:
+    """Hits with their explanations, then the query's features with what they mean."""
+    title = f"“{query}”"
+    if result.edits:
+        title += f" — steered ({result.mode}), cosine to the original query {result.drift:.3f}"
+    table = Table(title=title, title_justify="left")
+    for column, justify in (("#", "right"), ("score", "right"), ("year", "right"),
+                            ("categories", "left"), ("title", "left"),
+                            ("shared features (contribution)", "left")):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for rank, hit in enumerate(result.hits, 1):
+        why = ", ".join(f"{_feature_name(c.feature, c.label)} {c.contribution:.2f}"
+                        for c in hit.explanation[:3])
+        table.add_row(str(rank), f"{hit.score:.3f}", str(hit.year or ""),
+                      " ".join(hit.categories[:2]), hit.title, why)
+    console.print(table)
+    features = result.steered_features if result.edits else result.query_features
+    shown = Table(title="query features (what each means: titles of its top abstracts)",
+                  title_justify="left")
+    for column in ("feature", "activation", "top abstracts"):
+        shown.add_column(column)
+    for info in features[:6]:
+        change = f" (was {info.original:.2f})" if abs(info.activation - info.original) > 1e-6 \
+            else ""
+        shown.add_row(_feature_name(info.feature, info.label), f"{info.activation:.2f}{change}",
+                      " | ".join(info.top_titles[:2]))
+    console.print(shown)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(search)

@@ -1,0 +1,71 @@
+"""Filling an embedding cache: embed only what is new, in resumable chunks, or seed it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from disentangle.embed.cache import EmbeddingCache, text_hash
+from disentangle.embed.identity import Embedder
+from disentangle.embed.precomputed import PrecomputedEmbedder
+from disentangle.errors import DisentangleError
+
+
+def embed_texts(
+    texts: Sequence[str],
+    embedder: Embedder,
+    cache: EmbeddingCache,
+    *,
+    chunk_size: int = 512,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
+    """float32 ``[len(texts), dim]`` in input order, embedding only texts not yet cached.
+
+    Each chunk is cached as soon as it is embedded, so an interrupted run loses at most one
+    chunk of work and the next run picks up where it stopped. Duplicate texts embed once.
+    """
+    hashes = [text_hash(t) for t in texts]
+    new: dict[str, str] = {}
+    for position in cache.missing(hashes):
+        new.setdefault(hashes[position], texts[position])
+    if new:
+        _check_same_space(embedder, cache)
+        pending = list(new.items())
+        done = 0
+        for start in range(0, len(pending), chunk_size):
+            chunk = pending[start : start + chunk_size]
+            cache.put([h for h, _ in chunk], embedder.embed([t for _, t in chunk]))
+            done += len(chunk)
+            if on_progress is not None:
+                on_progress(done, len(pending))
+    return cache.get(hashes)
+
+
+def seed_cache_from_precomputed(
+    texts: Sequence[str],
+    ids: Sequence[str],
+    embedder: PrecomputedEmbedder,
+    cache: EmbeddingCache,
+) -> list[int]:
+    """Cache the precomputed vectors of ``ids`` under their texts' hashes.
+
+    Returns the positions whose id has no precomputed vector; embed those texts with a live
+    embedder of the same model into the same cache.
+    """
+    if len(texts) != len(ids):
+        raise DisentangleError(f"{len(texts)} texts but {len(ids)} ids; pass one id per text")
+    _check_same_space(embedder, cache)
+    vectors, absent = embedder.lookup(ids)
+    absent_set = set(absent)
+    found = [i for i in range(len(ids)) if i not in absent_set]
+    cache.put([text_hash(texts[i]) for i in found], vectors)
+    return absent
+
+
+def _check_same_space(embedder: Embedder, cache: EmbeddingCache) -> None:
+    if embedder.identity != cache.identity:
+        raise DisentangleError(
+            f"embedder makes {embedder.identity} but the cache holds {cache.identity}; "
+            "use the cache of this embedder's identity"
+        )

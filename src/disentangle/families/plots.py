@@ -1,0 +1,92 @@
+"""Figures for families, matching and trends: Agg canvas (no display, no pyplot global state),
+each PNG written atomically."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from disentangle.families.matching import SplitChain
+from disentangle.io import atomic_path
+
+
+def _save(figure: Figure, path: str | os.PathLike[str]) -> None:
+    FigureCanvasAgg(figure)
+    figure.tight_layout()
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=120)
+
+
+def plot_match_histograms(
+    cosines: Mapping[str, np.ndarray], path: str | os.PathLike[str], threshold: float = 0.7
+) -> None:
+    """Histogram of best-match cosines, one curve per SAE pair (e.g. ``"3072→6144"``)."""
+    figure = Figure(figsize=(6, 4))
+    axes = figure.add_subplot()
+    bins = np.linspace(-0.2, 1.0, 61)
+    for name, values in cosines.items():
+        axes.hist(values, bins=bins, histtype="step", linewidth=1.5,
+                  label=f"{name} (mean {np.mean(values):.2f})")
+    axes.axvline(threshold, color="grey", linestyle=":", label=f"persist ≥ {threshold}")
+    axes.set_xlabel("best-match decoder cosine")
+    axes.set_ylabel("features")
+    axes.legend(fontsize=8)
+    _save(figure, path)
+
+
+def plot_split_tree(
+    chain: SplitChain,
+    feature: int,
+    path: str | os.PathLike[str],
+    labels: Sequence[Sequence[str]] | None = None,
+    names: Sequence[str] | None = None,
+    max_per_level: int = 10,
+) -> None:
+    """How one feature of the smallest SAE splits across the chain: one row per SAE, edges
+    from each feature to the features matched to it. ``labels[s][f]`` names feature f of SAE s."""
+    levels = [level[:max_per_level] for level in chain.descendants(feature)]
+    figure = Figure(figsize=(max(6, 1.8 * max(len(lv) for lv in levels)), 1.6 * len(levels)))
+    axes = figure.add_subplot()
+    position: dict[tuple[int, int], tuple[float, float]] = {}
+    for depth, level in enumerate(levels):
+        for slot, node in enumerate(level):
+            position[depth, node] = ((slot + 0.5) / len(level), -depth)
+    for depth, level in enumerate(levels[:-1]):
+        for node in level:
+            for child in chain.steps[depth][node]:
+                if (depth + 1, child) in position:
+                    (x0, y0), (x1, y1) = position[depth, node], position[depth + 1, child]
+                    axes.plot([x0, x1], [y0, y1], color="lightgrey", zorder=1)
+    for (depth, node), (x, y) in position.items():
+        text = labels[depth][node] if labels is not None else f"#{node}"
+        axes.text(x, y, text, ha="center", va="center", fontsize=7, wrap=True,
+                  bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "steelblue"})
+    axes.set_yticks([-d for d in range(len(levels))],
+                    list(names) if names is not None else [f"SAE {d}" for d in range(len(levels))])
+    axes.set_xticks([])
+    axes.set_xlim(0, 1)
+    axes.set_ylim(-len(levels) + 0.5, 0.5)
+    _save(figure, path)
+
+
+def plot_trends(
+    years: np.ndarray,
+    prevalence: np.ndarray,
+    columns: Sequence[int],
+    path: str | os.PathLike[str],
+    labels: Sequence[str] | None = None,
+) -> None:
+    """Yearly prevalence (``[years, columns]``, from ``trends.prevalence``) of chosen columns."""
+    figure = Figure(figsize=(7, 4))
+    axes = figure.add_subplot()
+    for column in columns:
+        name = labels[column] if labels is not None else f"#{column}"
+        axes.plot(years, prevalence[:, column], marker="o", markersize=3, label=name)
+    axes.set_xlabel("year")
+    axes.set_ylabel("fraction of documents active")
+    axes.legend(fontsize=7)
+    _save(figure, path)

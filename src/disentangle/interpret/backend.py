@@ -1,0 +1,42 @@
+"""The contract every labelling back end meets, so the pipeline treats offline and LLM alike.
+
+A back end works on a batch of features at a time: the offline one embeds all candidate
+phrases of the batch in one call, the LLM one sends the batch's requests concurrently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from disentangle.interpret.examples import FeatureExamples
+from disentangle.interpret.scoring import Prediction
+
+
+@dataclass(frozen=True)
+class Label:
+    text: str
+    """1–8 words; empty when the back end could not produce one."""
+    evidence: str = ""
+    """Why this label: key phrases with their scores, or the LLM's reasoning."""
+    failed: bool = False
+    """True when the answer could not be parsed (counted, never silently dropped)."""
+
+
+class Backend(Protocol):
+    name: str
+
+    def spec(self) -> dict[str, Any]:
+        """Settings that change results; part of the key under which results are kept."""
+        ...
+
+    def label(self, batch: Sequence[FeatureExamples]) -> list[Label]:
+        """One label per feature, from its labelling examples only."""
+        ...
+
+    def predict(
+        self, batch: Sequence[FeatureExamples], labels: Sequence[Label]
+    ) -> list[Prediction]:
+        """Per feature, scores for its scoring items, from the label text only."""
+        ...

@@ -1,0 +1,185 @@
+"""A labeller that needs no LLM: contrastive key phrases, checked against the SAE itself.
+
+For each feature:
+
+1. candidates: the phrases most over-represented in its activating labelling documents
+   against a corpus background (:mod:`disentangle.interpret.phrases`);
+2. each candidate is embedded with the corpus embedder and scored twice: how strongly the
+   phrase alone drives the feature (its SAE pre-activation, the feature's own opinion of the
+   phrase), and how well its cosine to the labelling documents separates activating from
+   silent ones (random and hard negatives);
+3. the best candidate by the sum of both (standardised within the feature) is the label; the
+   runner-up is appended ("a; b") when that separates the labelling documents better still.
+
+Prediction for scoring is the cosine between the label's embedding and each held-out
+document's embedding (the same embedder made both), thresholded where F1 peaks on the
+labelling documents. Every phrase of a batch is embedded in one call, so labelling thousands
+of features costs a few embedding passes over short strings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from disentangle.interpret.backend import Label
+from disentangle.interpret.examples import FeatureExamples
+from disentangle.interpret.phrases import Background, PhraseIndex, contrastive_phrases
+from disentangle.interpret.scoring import Prediction, best_threshold
+from disentangle.metrics import pearson
+from disentangle.sae.model import TopKSAE
+
+
+class Embedder(Protocol):
+    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class OfflineConfig:
+    candidates: int = 20
+    """Key phrases per feature that go on to be embedded and re-ranked."""
+    min_documents: int = 2
+    """A phrase must occur in this many activating labelling documents to be a candidate."""
+    prior_strength: float = 10.0
+    """Weight (in pseudo-documents) of the background prior in the log-odds."""
+    background_documents: int = 5000
+    activation_weight: float = 1.0
+    """Weight of the SAE pre-activation against labelling separation when ranking phrases."""
+    join_gain: float = 0.02
+    """Minimum gain in labelling separation (Pearson) for a two-phrase label."""
+    seed: int = 0
+
+
+class OfflineBackend:
+    name = "offline"
+
+    def __init__(
+        self,
+        texts: Sequence[str],
+        embeddings: np.ndarray,
+        sae: TopKSAE,
+        embedder: Embedder,
+        config: OfflineConfig | None = None,
+    ) -> None:
+        self.config = config or OfflineConfig()
+        self.index = PhraseIndex(texts)
+        self.embeddings = embeddings
+        self.embedder = embedder
+        self.w_enc = sae.W_enc.detach().float().cpu().numpy()
+        self.b_lat = sae.b_lat.detach().float().cpu().numpy()
+        self.b_pre = sae.b_pre.detach().float().cpu().numpy()
+        self._background: Background | None = None
+        self._vectors: dict[str, np.ndarray] = {}
+
+    def spec(self) -> dict[str, Any]:
+        return asdict(self.config)
+
+    @property
+    def background(self) -> Background:
+        if self._background is None:
+            cfg = self.config
+            self._background = Background.sample(self.index, cfg.background_documents, cfg.seed)
+        return self._background
+
+    def label(self, batch: Sequence[FeatureExamples]) -> list[Label]:
+        candidates = [self._candidates(examples) for examples in batch]
+        self._embed([p for cands in candidates for p, _ in cands])
+        ranked = [
+            self._rank(examples, cands) for examples, cands in zip(batch, candidates, strict=True)
+        ]
+        pairs = [_pair(r) for r in ranked]
+        self._embed([p for p in pairs if p])
+        labels = []
+        for examples, ranking, pair in zip(batch, ranked, pairs, strict=True):
+            if not ranking:
+                labels.append(Label("", "no phrase occurs in two activating documents", True))
+                continue
+            best, best_sep = ranking[0][0], ranking[0][2]
+            if pair and self._separation(examples, [pair])[0] >= best_sep + self.config.join_gain:
+                best = pair
+            evidence = "; ".join(f"{p} (z={z:.1f}, sep={s:.2f}, act={a:.2f})"
+                                 for p, z, s, a in ranking[:5])
+            labels.append(Label(best, evidence))
+        return labels
+
+    def predict(
+        self, batch: Sequence[FeatureExamples], labels: Sequence[Label]
+    ) -> list[Prediction]:
+        self._embed([label.text for label in labels if label.text])
+        predictions = []
+        for examples, label in zip(batch, labels, strict=True):
+            if not label.text:
+                scores = np.zeros(len(examples.scoring.rows), np.float32)
+                predictions.append(Prediction(scores, 0.0, failures=len(scores)))
+                continue
+            vector = self._vectors[label.text]
+            on_labelling = self._doc_vectors(examples.labelling.rows) @ vector
+            predictions.append(Prediction(
+                self._doc_vectors(examples.scoring.rows) @ vector,
+                best_threshold(on_labelling, examples.labelling.active),
+            ))
+        return predictions
+
+    def _candidates(self, examples: FeatureExamples) -> list[tuple[str, float]]:
+        cfg = self.config
+        rows = examples.labelling.rows[examples.labelling.active]
+        counts = self.index.document_frequency(rows.tolist())
+        return contrastive_phrases(counts, len(rows), self.background, top=cfg.candidates,
+                                   min_documents=min(cfg.min_documents, max(len(rows), 1)),
+                                   prior_strength=cfg.prior_strength)
+
+    def _rank(
+        self, examples: FeatureExamples, candidates: list[tuple[str, float]]
+    ) -> list[tuple[str, float, float, float]]:
+        """Candidates as (phrase, log-odds z, labelling separation, pre-activation), best first."""
+        if not candidates:
+            return []
+        phrases = [p for p, _ in candidates]
+        vectors = np.stack([self._vectors[p] for p in phrases])
+        feature = examples.feature
+        activation = (vectors - self.b_pre) @ self.w_enc[feature] + self.b_lat[feature]
+        separation = self._separation(examples, phrases)
+        total = _standardise(separation) + self.config.activation_weight * _standardise(activation)
+        order = np.argsort(-total, kind="stable")
+        return [(phrases[i], candidates[i][1], float(separation[i]), float(activation[i]))
+                for i in order]
+
+    def _separation(self, examples: FeatureExamples, phrases: list[str]) -> np.ndarray:
+        """Per phrase, Pearson of its cosine to the labelling documents with their truth."""
+        docs = self._doc_vectors(examples.labelling.rows)
+        truth = examples.labelling.active
+        cosines = docs @ np.stack([self._vectors[p] for p in phrases]).T
+        return np.array([pearson(cosines[:, j], truth) for j in range(len(phrases))])
+
+    def _doc_vectors(self, rows: np.ndarray) -> np.ndarray:
+        order = np.argsort(rows, kind="stable")
+        vectors = np.empty((len(rows), self.embeddings.shape[1]), np.float32)
+        vectors[order] = np.asarray(self.embeddings[rows[order]], np.float32)
+        return vectors
+
+    def _embed(self, texts: list[str]) -> None:
+        """Embed every text not embedded yet, in one call (the embedder batches internally)."""
+        new = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        if new:
+            vectors = np.asarray(self.embedder.embed(new), np.float32)
+            self._vectors.update(zip(new, vectors, strict=True))
+
+
+def _pair(ranking: list[tuple[str, float, float, float]]) -> str:
+    """The top phrase joined with the best runner-up sharing none of its words, if any."""
+    if not ranking:
+        return ""
+    best = ranking[0][0]
+    words = set(best.split())
+    for phrase, *_ in ranking[1:3]:
+        if not words & set(phrase.split()):
+            return f"{best}; {phrase}"
+    return ""
+
+
+def _standardise(values: np.ndarray) -> np.ndarray:
+    spread = values.std()
+    return (values - values.mean()) / spread if spread > 0 else np.zeros_like(values)

@@ -1,0 +1,79 @@
+"""How well a label predicts, on held-out documents, where its feature fires.
+
+Two designs are reported side by side because they answer different questions:
+
+- *realistic* (``pearson``, ``f1``): every scoring item of the feature (by default up to 100
+  activating, 100 random silent and 100 hard-negative documents). Hard negatives make it
+  strict; hundreds of items make it precise.
+- *balanced* (``pearson_balanced``, ``f1_balanced``): the paper's design, 3 top-activating
+  held-out documents and 3 random silent ones, averaged over many random draws from the
+  scoring set, so the number is comparable with the paper's GPT-4o figures without its
+  six-item noise.
+
+Truth is binary (the feature fires or not), as in the paper.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from disentangle.interpret.examples import ExampleSet
+from disentangle.metrics import f1_score, pearson
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A back end's belief, per scoring item, that the feature fires."""
+
+    scores: np.ndarray
+    """float per scoring item, aligned with ``FeatureExamples.scoring.rows``."""
+    threshold: float
+    """Scores above it count as "fires" for F1 (chosen without looking at scoring items)."""
+    failures: int = 0
+    """Items the back end could not score (e.g. unparseable LLM answers); scored as 0."""
+
+
+@dataclass(frozen=True)
+class BalancedDesign:
+    active: int = 3
+    silent: int = 3
+    draws: int = 50
+
+
+def score(
+    items: ExampleSet, prediction: Prediction, design: BalancedDesign, seed: int
+) -> dict[str, float]:
+    """Pearson and F1 of one feature's predictions, on both designs."""
+    truth = items.active
+    fired = prediction.scores > prediction.threshold
+    result = {
+        "pearson": pearson(prediction.scores, truth),
+        "f1": f1_score(fired, truth),
+        "pearson_balanced": float("nan"),
+        "f1_balanced": float("nan"),
+    }
+    active = np.flatnonzero(items.of_kind("top"))
+    silent = np.flatnonzero(items.of_kind("random"))
+    if len(active) >= design.active and len(silent) >= design.silent:
+        rng = np.random.default_rng(seed)
+        pearsons, f1s = [], []
+        for _ in range(design.draws):
+            pick = np.concatenate([rng.choice(active, design.active, replace=False),
+                                   rng.choice(silent, design.silent, replace=False)])
+            pearsons.append(pearson(prediction.scores[pick], truth[pick]))
+            f1s.append(f1_score(fired[pick], truth[pick]))
+        result["pearson_balanced"] = float(np.mean(pearsons))
+        result["f1_balanced"] = float(np.mean(f1s))
+    return result
+
+
+def best_threshold(scores: np.ndarray, truth: np.ndarray) -> float:
+    """The cut between sorted scores that maximises F1 (used on labelling items only)."""
+    values = np.unique(scores)
+    if len(values) < 2:
+        return float(values[0]) if len(values) else 0.0
+    cuts = (values[:-1] + values[1:]) / 2
+    f1s = [f1_score(scores > cut, truth) for cut in cuts]
+    return float(cuts[int(np.argmax(f1s))])

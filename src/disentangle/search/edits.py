@@ -1,0 +1,187 @@
+"""Edits to a query's features, named by id, by label or by family.
+
+Users think in labels ("exoplanets"), the model in feature ids, so every edit is resolved
+against the label table first: exact label, then a unique substring, then a close spelling.
+Anything ambiguous is an error listing the candidates rather than a silent guess, since a
+wrong feature steers the search somewhere the user did not ask for.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal, NoReturn, TypeVar
+
+from disentangle.errors import DisentangleError
+
+EditOp = Literal["set", "scale", "add", "remove", "raise"]
+OPS: tuple[str, ...] = ("set", "scale", "add", "remove", "raise")
+MAX_CANDIDATES = 8
+K = TypeVar("K")
+
+
+@dataclass(frozen=True)
+class Edit:
+    """One change to a query's sparse code.
+
+    - ``set``: activation := value; ``scale``: activation × value; ``add``: activation + value;
+      ``remove``: activation := 0 (``value`` ignored);
+    - ``raise``: activation := max(current, value × the feature's typical activation), where
+      typical is its largest activation in the corpus, so ``value`` is a unit-free strength
+      comparable across features (1.0 = as strong as in its most typical document).
+
+    ``family=True`` makes ``target`` a family (id or label) and applies the edit to every member.
+    """
+
+    target: int | str
+    op: EditOp
+    value: float = 0.0
+    family: bool = False
+
+    def __post_init__(self) -> None:
+        if self.op not in OPS:
+            raise DisentangleError(f"unknown edit {self.op!r}; use one of {', '.join(OPS)}")
+
+
+@dataclass(frozen=True)
+class ResolvedEdit:
+    """An edit applied to one concrete feature id."""
+
+    feature: int
+    op: EditOp
+    value: float
+
+    def apply(self, current: float, typical: float) -> float:
+        """The edited value of a scalar (an activation, or a projection in clamp mode)."""
+        if self.op == "set":
+            return self.value
+        if self.op == "scale":
+            return current * self.value
+        if self.op == "add":
+            return current + self.value
+        if self.op == "raise":
+            return max(current, self.value * typical)
+        return 0.0
+
+
+def up(target: int | str, strength: float = 1.0, family: bool = False) -> Edit:
+    """``--up X``: make X at least ``strength`` × its typical activation."""
+    return Edit(target, "raise", strength, family)
+
+
+def down(target: int | str, strength: float = 1.0, family: bool = False) -> Edit:
+    """``--down X``: scale X by ``1 − strength`` (the default removes it)."""
+    if strength >= 1.0:
+        return Edit(target, "remove", 0.0, family)
+    return Edit(target, "scale", 1.0 - strength, family)
+
+
+def parse_edit(text: str, family: bool = False) -> Edit:
+    """Parse ``target:value`` forms: ``812:2.5`` sets, ``812:+0.5``/``812:-0.5`` add,
+    ``812:x0.5`` scales, ``812:up``/``812:up2`` raise, ``812:0``/``812:off`` remove."""
+    target_text, sep, value_text = text.rpartition(":")
+    if not sep or not target_text.strip():
+        raise DisentangleError(
+            f"edit {text!r} is not understood; write FEATURE:VALUE, e.g. 812:2.5 or galaxies:x0.5")
+    target: int | str = int(target_text) if target_text.strip().isdigit() else target_text.strip()
+    value_text = value_text.strip().lower()
+    try:
+        if value_text in ("off", "remove", "0"):
+            return Edit(target, "remove", 0.0, family)
+        if value_text.startswith("up"):
+            return up(target, float(value_text[2:] or 1.0), family)
+        if value_text[:1] in ("x", "*"):
+            return Edit(target, "scale", float(value_text[1:]), family)
+        if value_text[:1] in ("+", "-"):
+            return Edit(target, "add", float(value_text), family)
+        return Edit(target, "set", float(value_text), family)
+    except ValueError:
+        raise DisentangleError(
+            f"edit value {value_text!r} in {text!r} is not a number; "
+            "use e.g. 2.5, +0.5, x0.5, up2 or off") from None
+
+
+class FeatureResolver:
+    """Resolve feature and family names to ids."""
+
+    def __init__(
+        self,
+        n_features: int,
+        labels: Mapping[int, str] | None = None,
+        families: Mapping[int | str, Sequence[int]] | None = None,
+        family_labels: Mapping[int | str, str] | None = None,
+    ) -> None:
+        self.n_features = n_features
+        self.labels = dict(labels or {})
+        self.families = {key: [int(m) for m in members]
+                         for key, members in (families or {}).items()}
+        self.family_labels = dict(family_labels or {})
+
+    def label(self, feature: int) -> str | None:
+        return self.labels.get(feature)
+
+    def feature(self, target: int | str) -> int:
+        """A feature id from an id, a numeric string or a label."""
+        if isinstance(target, str) and target.strip().isdigit():
+            target = int(target)
+        if isinstance(target, int):
+            if not 0 <= target < self.n_features:
+                raise DisentangleError(
+                    f"feature {target} does not exist; ids run from 0 to {self.n_features - 1}")
+            return target
+        return _match(target, self.labels, "feature",
+                      "run `disentangle features find` to search the labels")
+
+    def family(self, target: int | str) -> list[int]:
+        """The member features of a family named by id or label."""
+        if not self.families:
+            raise DisentangleError("no families are loaded; run `disentangle families` first")
+        for key in (target, str(target)):
+            if key in self.families:
+                return self.families[key]
+        if isinstance(target, str) and target.strip().isdigit() and int(target) in self.families:
+            return self.families[int(target)]
+        names = {key: self.family_labels.get(key, str(key)) for key in self.families}
+        return self.families[_match(str(target), names, "family",
+                                    "run `disentangle families` to list them")]
+
+    def resolve(self, edit: Edit) -> list[ResolvedEdit]:
+        members = self.family(edit.target) if edit.family else [self.feature(edit.target)]
+        return [ResolvedEdit(feature, edit.op, float(edit.value)) for feature in members]
+
+
+def _match(name: str, labels: Mapping[K, str], kind: str, hint: str) -> K:
+    """Exact label, else a unique substring, else a unique close spelling (all compared
+    case- and punctuation-insensitively, so "large scale" finds "large-scale structure")."""
+    needle = _normal(name)
+    lowered = {key: _normal(label) for key, label in labels.items()}
+    for rule in (
+        lambda label: label == needle,
+        lambda label: needle in label,
+    ):
+        found = [key for key, label in lowered.items() if rule(label)]
+        if len(found) == 1:
+            return found[0]
+        if found:
+            _ambiguous(name, found, labels, kind)
+    close = difflib.get_close_matches(needle, list(set(lowered.values())), n=MAX_CANDIDATES,
+                                      cutoff=0.75)
+    found = [key for key, label in lowered.items() if label in close]
+    if len(found) == 1:
+        return found[0]
+    if found:
+        _ambiguous(name, found, labels, kind)
+    raise DisentangleError(f"no {kind} is labelled like {name!r}; {hint}")
+
+
+def _ambiguous(name: str, found: list[K], labels: Mapping[K, str], kind: str) -> NoReturn:
+    listed = "; ".join(f"{key}: {labels[key]}" for key in found[:MAX_CANDIDATES])
+    more = f" (+{len(found) - MAX_CANDIDATES} more)" if len(found) > MAX_CANDIDATES else ""
+    raise DisentangleError(
+        f"{kind} {name!r} is ambiguous ({listed}{more}); give the id or a more exact label")
+
+
+def _normal(text: str) -> str:
+    return " ".join(re.sub(r"[^0-9a-z]+", " ", text.lower()).split())

@@ -1,0 +1,100 @@
+"""The CLI end to end on a tiny synthetic corpus: ingest → embed → train → encode → search."""
+
+import json
+
+import numpy as np
+import pytest
+
+from disentangle import pipeline
+from disentangle.cli.main import main
+from disentangle.errors import DisentangleError
+from disentangle.workspace import Workspace
+
+TOPICS = {
+    "astro-ph.GA": ["galaxy", "stellar", "halo", "dark matter", "spiral arms", "redshift"],
+    "cs.LG": ["neural network", "gradient descent", "training", "classifier", "dataset"],
+    "astro-ph.EP": ["exoplanet", "transit", "planetary atmosphere", "host star", "orbit"],
+}
+
+
+def write_corpus(path, per_topic=24):
+    rng = np.random.default_rng(0)
+    with open(path, "w") as f:
+        for topic, words in TOPICS.items():
+            for i in range(per_topic):
+                picked = rng.choice(words, size=4, replace=False)
+                record = {"id": f"{topic}-{i}", "title": f"On {picked[0]} and {picked[1]}",
+                          "abstract": f"We study {picked[0]}, {picked[1]} and {picked[2]}. "
+                                      f"Our results on {picked[3]} are new.",
+                          "categories": [topic], "date": f"{2010 + i % 5}-01-01",
+                          "year": 2010 + i % 5}
+                f.write(json.dumps(record) + "\n")
+        f.write("{not json\n")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    corpus = root / "corpus.jsonl"
+    write_corpus(corpus)
+    ws = root / "ws"
+    assert main(["ingest", str(corpus), "-w", str(ws), "--skip-bad"]) == 0
+    assert main(["embed", "-w", str(ws)]) == 0
+    assert main(["train", "-w", str(ws), "--n", "32", "--k", "4", "--epochs", "3",
+                 "--batch-size", "16", "--lr", "3e-3", "--name", "tiny"]) == 0
+    assert main(["encode", "-w", str(ws), "--sae", "tiny"]) == 0
+    return root, ws
+
+
+def test_pipeline_outputs_on_disk(built):
+    _, ws = built
+    workspace = Workspace.open(ws)
+    assert workspace.corpus().num_rows == 72  # the malformed line was skipped
+    assert workspace.stage("corpus")["skipped_bad"] == 1
+    assert workspace.embeddings().shape == (72, 384)
+    codes = pipeline.codes_of(workspace, "tiny")
+    assert codes.indices.shape == (72, 4)
+    assert (workspace.codes_dir("tiny") / "feature_stats.parquet").exists()
+    assert (workspace.sae_dir("tiny") / "model.safetensors").exists()
+
+
+def test_search_returns_topical_hits(built, capsys):
+    _, ws = built
+    capsys.readouterr()
+    assert main(["search", "exoplanet transit orbit", "-w", str(ws), "-k", "5", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    categories = [hit["categories"][0] for hit in result["hits"]]
+    assert categories.count("astro-ph.EP") >= 4
+    assert result["query_features"], "the query's features are reported"
+
+
+def test_rerun_skips_finished_stages(built, capsys):
+    _, ws = built
+    capsys.readouterr()
+    assert main(["embed", "-w", str(ws)]) == 0
+    assert "up to date" in capsys.readouterr().err
+
+
+def test_errors_are_one_line_and_leave_workspace_intact(built, capsys):
+    root, ws = built
+    before = (ws / "manifest.json").read_bytes()
+    capsys.readouterr()
+    assert main(["ingest", str(root / "missing.jsonl"), "-w", str(ws)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "missing.jsonl" in err
+    assert main(["ingest", str(root / "corpus.jsonl"), "-w", str(ws)]) == 2  # malformed line
+    assert "--skip-bad" in capsys.readouterr().err
+    assert main(["search", "x", "-w", str(ws), "--sae", "nope"]) == 2
+    assert (ws / "manifest.json").read_bytes() == before
+
+
+def test_other_embedder_refused(built, tmp_path):
+    _, ws = built
+    vectors = tmp_path / "v.npy"
+    np.save(vectors, np.eye(72, 8, dtype=np.float32))
+    ids = tmp_path / "ids.txt"
+    ids.write_text("\n".join(Workspace.open(ws).corpus().column("id").to_pylist()))
+    spec = {"kind": "precomputed", "vectors_path": str(vectors), "ids_path": str(ids),
+            "model": "toy-model", "normalized": False}
+    with pytest.raises(DisentangleError, match="--replace"):
+        pipeline.embed(Workspace.open(ws), spec)

@@ -1,0 +1,59 @@
+"""Loading a trained SAE back, and refusing to apply it to foreign embeddings."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from disentangle.errors import DisentangleError
+from disentangle.io import read_json
+from disentangle.sae.checkpoint import check_compatible, load_sae
+from disentangle.sae.model import SAEConfig
+from disentangle.sae.trainer import TrainConfig, split_indices, train_sae
+
+EMBEDDER = {"model": "toy", "dim": 8, "normalized": True}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> tuple[Path, torch.nn.Module, np.ndarray]:
+    out = tmp_path_factory.mktemp("run")
+    x = np.random.default_rng(0).normal(size=(400, 8)).astype(np.float32)
+    provenance = {"embedder": EMBEDDER, "corpus_hash": "c1", "input_normalization": "none"}
+    result = train_sae(x, SAEConfig(d=8, n=16, k=2), TrainConfig(epochs=1, batch_size=128),
+                       out, provenance)
+    return out, result.sae, x
+
+
+def test_load_round_trip(trained) -> None:
+    out, sae, x = trained
+    loaded, meta = load_sae(out)
+    for name, value in sae.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], value)
+    batch = torch.from_numpy(x[:5])
+    assert torch.equal(loaded(batch), sae(batch))
+    assert meta["sae"] == {"d": 8, "n": 16, "k": 2}
+    assert meta["provenance"]["corpus_hash"] == "c1"
+    assert read_json(out / "metrics.json")["history"][0]["epoch"] == 1
+    _, val = split_indices(meta["split"]["n_rows"], meta["split"]["val_fraction"],
+                           meta["split"]["seed"])
+    assert len(val) == 20
+
+
+def test_check_compatible(trained) -> None:
+    _, _, _ = trained
+    _, meta = load_sae(trained[0])
+    assert check_compatible(meta, EMBEDDER) is True
+    assert check_compatible(meta, EMBEDDER, "c1") is True
+    assert check_compatible(meta, EMBEDDER, "another corpus") is False
+    with pytest.raises(DisentangleError, match="model="):
+        check_compatible(meta, {**EMBEDDER, "model": "other"})
+    with pytest.raises(DisentangleError, match="dim="):
+        check_compatible(meta, {**EMBEDDER, "dim": 16})
+    with pytest.raises(DisentangleError, match="normalized="):
+        check_compatible(meta, {**EMBEDDER, "normalized": False})
+
+
+def test_load_refuses_unfinished_dir(tmp_path: Path) -> None:
+    with pytest.raises(DisentangleError, match="no finished SAE"):
+        load_sae(tmp_path)
