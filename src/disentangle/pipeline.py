@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from disentangle.codes import SparseCodes, encode_embeddings, feature_stats
 from disentangle.corpus import LoadReport, corpus_hash, document_text
 from disentangle.embed import (
+    Embedder,
     EmbedderIdentity,
     EmbeddingCache,
     PrecomputedEmbedder,
@@ -28,7 +30,16 @@ from disentangle.embed import (
     text_hash,
 )
 from disentangle.errors import DisentangleError
-from disentangle.io import read_parquet, save_npy, write_parquet
+from disentangle.interpret import (
+    ChatClient,
+    ChatConfig,
+    LLMBackend,
+    OfflineBackend,
+    interpret_features,
+    plot_scores,
+    summarize,
+)
+from disentangle.io import read_parquet, save_npy, write_json, write_parquet
 from disentangle.sae.checkpoint import check_compatible, load_sae
 from disentangle.sae.model import SAEConfig, TopKSAE
 from disentangle.sae.trainer import TrainConfig, TrainResult, train_sae
@@ -200,11 +211,8 @@ def codes_of(workspace: Workspace, name: str) -> SparseCodes:
 def searcher(workspace: Workspace, name: str | None = None) -> Searcher:
     """A ready :class:`Searcher` over the workspace with the given (or latest) SAE."""
     name, sae, _ = load_workspace_sae(workspace, name)
-    record = workspace.require("embeddings", "embed")
-    query_embedder = query_embedder_for(EmbedderIdentity.from_dict(record["identity"]),
-                                        record["spec"])
     return Searcher(workspace.embeddings(), workspace.corpus(), sae, codes_of(workspace, name),
-                    query_embedder, labels=feature_labels(workspace, name))
+                    query_embedder(workspace), labels=feature_labels(workspace, name))
 
 
 def feature_labels(workspace: Workspace, name: str) -> dict[int, str] | None:
@@ -223,3 +231,68 @@ def _file_hash(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def query_embedder(workspace: Workspace) -> Embedder:
+    """A live embedder that maps text into the space of the workspace's embeddings."""
+    record = workspace.require("embeddings", "embed")
+    return query_embedder_for(EmbedderIdentity.from_dict(record["identity"]), record["spec"])
+
+
+def interpret(
+    workspace: Workspace,
+    name: str | None = None,
+    *,
+    backend: str = "offline",
+    features: list[int] | None = None,
+    llm_config: Path | None = None,
+    on_progress: Progress | None = None,
+) -> tuple[str, pa.Table, dict[str, Any]]:
+    """Label and score features; writes ``features.parquet``/``.json`` and a score summary.
+
+    Resumable: finished batches of features are kept under ``<sae>/interpret/partial`` and
+    skipped on re-run, so an interrupted LLM run never pays twice.
+    """
+    name, sae, _ = load_workspace_sae(workspace, name)
+    codes = codes_of(workspace, name)
+    texts = corpus_texts(workspace)
+    embeddings = workspace.embeddings()
+    if backend == "offline":
+        labeller = OfflineBackend(texts, embeddings, sae, query_embedder(workspace))
+    elif backend == "llm":
+        client = ChatClient(ChatConfig.load(llm_config), cache_dir=workspace.cache_root / "llm")
+        labeller = LLMBackend(texts, client)
+    else:
+        raise DisentangleError(f"unknown backend {backend!r}; use offline or llm")
+    sae_dir = workspace.sae_dir(name)
+    stats = read_parquet(workspace.codes_dir(name) / "feature_stats.parquet")
+    total, done = len(features) if features is not None else codes.n_features, 0
+
+    def advance(batch: int) -> None:
+        nonlocal done
+        done += batch
+        if on_progress is not None:
+            on_progress(done, total)
+
+    table = interpret_features(texts, codes, embeddings, labeller, sae_dir / "interpret",
+                               features=features, stats=stats, on_batch=advance)
+    ids = workspace.corpus().column("id")
+    top_ids = [ids.take(pa.array(rows, pa.int64())).to_pylist()
+               for rows in table.column("top_rows").to_pylist()]
+    table = table.append_column("top_ids", pa.array(top_ids, pa.list_(pa.string())))
+    write_parquet(sae_dir / "features.parquet", table)
+    write_json(sae_dir / "features.json", table.drop_columns(["top_rows"]).to_pylist())
+    summary = summarize(table)
+    write_json(sae_dir / "interpret" / "summary.json", summary)
+    plot_scores(table, sae_dir / "interpret" / "scores.png")
+    return name, table, summary
+
+
+def features_table(workspace: Workspace, name: str | None = None) -> tuple[str, pa.Table]:
+    """The labelled features of an SAE, or a clear error saying how to make them."""
+    name = workspace.resolve_sae(name)
+    path = workspace.sae_dir(name) / "features.parquet"
+    if not path.exists():
+        raise DisentangleError(f"SAE {name} has no feature labels yet; run `disentangle interpret "
+                               f"--workspace {workspace.root} --sae {name}`")
+    return name, read_parquet(path)

@@ -13,6 +13,7 @@ from disentangle.families import (
     label_families,
     label_family,
     maximum_spanning_tree,
+    plot_category_prevalence,
     plot_match_histograms,
     plot_split_tree,
     plot_trends,
@@ -24,7 +25,7 @@ from disentangle.io import read_parquet, write_parquet
 
 def test_table_round_trip(tmp_path, planted):
     family = Family(0, 1, [7, 8, 9, 10], [7, 8, 9, 10], 0, 0, 0.2, label="galaxies")
-    table = families_table([family], pearson=[0.9], f1=[0.8])
+    table = families_table([family], {"pearson": [0.9], "f1": [0.8]})
     write_parquet(tmp_path / "families.parquet", table)
     back = read_parquet(tmp_path / "families.parquet")
     assert families_from_table(back) == [family]
@@ -69,6 +70,8 @@ def test_figures_are_written(tmp_path):
     plot_match_histograms({"a→b": rng.random(50)}, tmp_path / "hist.png")
     weights = [rng.normal(size=(n, 8)) for n in (4, 8, 16)]
     plot_split_tree(split_chain(weights), 0, tmp_path / "split.png", names=["S", "M", "L"])
-    plot_trends(np.arange(2000, 2005), rng.random((5, 3)), [0, 2], tmp_path / "trend.png")
-    for name in ("hist.png", "split.png", "trend.png"):
+    plot_trends(np.arange(2000, 2005), rng.random((5, 3)), {"up": [0], "down": [2]},
+                tmp_path / "trend.png", labels=["a", "b", "c"])
+    plot_category_prevalence(rng.random((4, 3)), list("wxyz"), [0, 1], tmp_path / "cat.png")
+    for name in ("hist.png", "split.png", "trend.png", "cat.png"):
         assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"

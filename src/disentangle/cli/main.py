@@ -13,7 +13,15 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from disentangle.cli import demo_command, pipeline_commands, search_commands
+from disentangle.cli import (
+    demo_command,
+    eval_commands,
+    family_commands,
+    interpret_commands,
+    pipeline_commands,
+    search_commands,
+    serve_command,
+)
 from disentangle.errors import DisentangleError
 
 app = typer.Typer(
@@ -26,6 +34,10 @@ app = typer.Typer(
 pipeline_commands.register(app)
 search_commands.register(app)
 demo_command.register(app)
+interpret_commands.register(app)
+family_commands.register(app)
+eval_commands.register(app)
+serve_command.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

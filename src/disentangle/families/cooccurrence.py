@@ -76,6 +76,7 @@ def cooccurrence(
         return sparse.csr_matrix((n, n), dtype=np.float32)
     return sparse.vstack(parts, format="csr").astype(np.float32)
 
+
 def normalised_weights(
     cooc: sparse.spmatrix, counts: np.ndarray, threshold: float = DEFAULT_THRESHOLD
 ) -> sparse.csr_matrix:
@@ -96,6 +97,21 @@ def normalised_weights(
     return sparse.csr_matrix(
         (weight[keep].astype(np.float32), (coo.row[keep], coo.col[keep])), shape=coo.shape
     )
+
+
+def edge_weights(
+    codes: SparseCodes, weighting: Weighting = "binary", threshold: float = DEFAULT_THRESHOLD
+) -> sparse.csr_matrix:
+    """Upper-triangular family-graph weights for either co-occurrence variant.
+
+    Binary: ``normalised_weights`` of the counts. Activation: ``AᵀA`` of L2-normalised columns
+    is already a cosine in [0, 1], so dividing by ``N_i + 1`` again would shrink every weight
+    below the threshold; the cosine itself is thresholded instead.
+    """
+    cooc = cooccurrence(codes, weighting, upper=True)
+    if weighting == "binary":
+        return normalised_weights(cooc, feature_counts(codes), threshold)
+    return normalised_weights(cooc, np.zeros(codes.n_features), threshold)
 
 
 def clean_mask(

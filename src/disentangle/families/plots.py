@@ -76,17 +76,46 @@ def plot_split_tree(
 def plot_trends(
     years: np.ndarray,
     prevalence: np.ndarray,
+    panels: Mapping[str, Sequence[int]],
+    path: str | os.PathLike[str],
+    labels: Sequence[str] | None = None,
+) -> None:
+    """Yearly prevalence (``[years, columns]``, from ``trends.prevalence``), one panel per
+    group of columns (e.g. rising, falling) so a dozen curves stay readable."""
+    figure = Figure(figsize=(7, 3.2 * len(panels)))
+    for number, (title, columns) in enumerate(panels.items()):
+        axes = figure.add_subplot(len(panels), 1, number + 1)
+        for column in columns:
+            name = labels[column] if labels is not None else f"#{column}"
+            axes.plot(years, 100 * prevalence[:, column], marker="o", markersize=3,
+                      label=_shorten(f"#{column} {name}" if labels is not None else name))
+        axes.set_title(title, fontsize=10, loc="left")
+        axes.set_xlabel("year")
+        axes.set_ylabel("% of documents active")
+        axes.legend(fontsize=7, loc="upper left", frameon=False)
+    _save(figure, path)
+
+
+def plot_category_prevalence(
+    prevalence: np.ndarray,
+    categories: Sequence[str],
     columns: Sequence[int],
     path: str | os.PathLike[str],
     labels: Sequence[str] | None = None,
 ) -> None:
-    """Yearly prevalence (``[years, columns]``, from ``trends.prevalence``) of chosen columns."""
-    figure = Figure(figsize=(7, 4))
+    """Heat map of prevalence (``[categories, columns]``) for chosen columns: which features
+    belong to which arXiv category at a glance."""
+    values = 100 * prevalence[:, list(columns)].T
+    figure = Figure(figsize=(1.0 + 0.55 * len(categories), 1.2 + 0.3 * len(columns)))
     axes = figure.add_subplot()
-    for column in columns:
-        name = labels[column] if labels is not None else f"#{column}"
-        axes.plot(years, prevalence[:, column], marker="o", markersize=3, label=name)
-    axes.set_xlabel("year")
-    axes.set_ylabel("fraction of documents active")
-    axes.legend(fontsize=7)
+    image = axes.imshow(values, aspect="auto", cmap="viridis")
+    axes.set_xticks(range(len(categories)), list(categories), rotation=60, ha="right",
+                    fontsize=7)
+    names = [_shorten(f"#{c} {labels[c]}") if labels is not None else f"#{c}" for c in columns]
+    axes.set_yticks(range(len(columns)), names, fontsize=7)
+    figure.colorbar(image, ax=axes, label="% of category's documents active")
     _save(figure, path)
+
+
+def _shorten(text: str, limit: int = 48) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import networkx as nx
 import numpy as np
@@ -13,15 +13,19 @@ from disentangle.families.extract import Family
 from disentangle.families.tree import FeatureTree
 from disentangle.io import atomic_path
 
+SCORE_COLUMNS = ("pearson", "f1")
+"""Score columns every families table has (null until the family is scored)."""
+
 
 def families_table(
-    families: Sequence[Family],
-    pearson: Sequence[float] | None = None,
-    f1: Sequence[float] | None = None,
+    families: Sequence[Family], scores: Mapping[str, Sequence[float]] | None = None
 ) -> pa.Table:
-    """One row per family; ``label`` from ``Family.label``; scores null until given."""
-    count = len(families)
-    missing = [None] * count
+    """One row per family; ``label`` from ``Family.label``; ``scores`` become float columns
+    (``pearson`` and ``f1`` are always present, null until given)."""
+    scores = dict(scores or {})
+    missing = [None] * len(families)
+    for name in SCORE_COLUMNS:
+        scores.setdefault(name, missing)
     return pa.table({
         "family": pa.array([f.id for f in families], pa.int32()),
         "parent": pa.array([f.parent for f in families], pa.int32()),
@@ -33,8 +37,7 @@ def families_table(
         "size": pa.array([f.size for f in families], pa.int32()),
         "density": pa.array([f.density for f in families], pa.float64()),
         "label": pa.array([f.label for f in families], pa.string()),
-        "pearson": pa.array(missing if pearson is None else list(pearson), pa.float64()),
-        "f1": pa.array(missing if f1 is None else list(f1), pa.float64()),
+        **{name: pa.array(list(values), pa.float64()) for name, values in scores.items()},
     })
 
 

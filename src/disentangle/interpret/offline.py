@@ -4,17 +4,21 @@ For each feature:
 
 1. candidates: the phrases most over-represented in its activating labelling documents
    against a corpus background (:mod:`disentangle.interpret.phrases`);
-2. each candidate is embedded with the corpus embedder and scored twice: how strongly the
-   phrase alone drives the feature (its SAE pre-activation, the feature's own opinion of the
-   phrase), and how well its cosine to the labelling documents separates activating from
-   silent ones (random and hard negatives);
-3. the best candidate by the sum of both (standardised within the feature) is the label; the
-   runner-up is appended ("a; b") when that separates the labelling documents better still.
+2. each candidate is embedded with the corpus embedder and scored three ways, each
+   standardised within the feature: how well its cosine separates the activating labelling
+   documents from all silent ones, how well it separates them from the hard negatives alone
+   (weighted up: topical neighbours are what a too-broad label fails on), and how strongly the
+   phrase alone drives the feature (its SAE pre-activation). Multi-word phrases get a small
+   bonus, since "dust attenuation" says more than "dust" at a similar score;
+3. the best candidate is the label. If a phrase over-represented in the hard negatives
+   (against the activating documents) separates the labelling documents clearly better when
+   subtracted, the label becomes contrastive: "a (not b)".
 
-Prediction for scoring is the cosine between the label's embedding and each held-out
-document's embedding (the same embedder made both), thresholded where F1 peaks on the
-labelling documents. Every phrase of a batch is embedded in one call, so labelling thousands
-of features costs a few embedding passes over short strings.
+Prediction for scoring uses only the label text and each held-out document's embedding (the
+same embedder made both): the cosine to the label's phrase, minus ``contrast_weight`` times
+the cosine to its "not" phrase, thresholded where F1 peaks on the labelling documents. Every
+phrase of a batch is embedded in one call, so labelling thousands of features costs a few
+embedding passes over short strings.
 """
 
 from __future__ import annotations

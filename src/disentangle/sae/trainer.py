@@ -60,6 +60,9 @@ class TrainConfig:
     seed: int = 0
     val_fraction: float = 0.05
     median_sample: int = 10_000
+    patience: int | None = None
+    """Early stopping: stop once validation NMSE has not improved for this many epochs
+    (None: train all ``epochs``)."""
     fast: bool = True
     device: str = "cpu"
 
@@ -173,11 +176,208 @@ def _run_meta(
 
 
 def _same_run(stored: dict[str, Any], meta: dict[str, Any]) -> bool:
+    """Runs match on every defining field; train fields added since ``stored`` was written
+    take their defaults (which reproduce what the older code did)."""
+    defaults = asdict(TrainConfig())
+
     def defining(m: dict[str, Any]) -> dict[str, Any]:
-        train = {k: v for k, v in m["train"].items() if k not in EXECUTION_ONLY}
+        train = {k: v for k, v in {**defaults, **m["train"]}.items() if k not in EXECUTION_ONLY}
         return {**m, "train": train}
 
     return defining(stored) == defining(meta)
+
+
+def update_parameters(
+    sae: TopKSAE, optimizer: torch.optim.Optimizer, loss: torch.Tensor, grad_clip: float
+) -> None:
+    """One optimiser step of the recipe: backward, project the decoder gradient, clip, step,
+    re-normalise the decoder."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    sae.remove_parallel_decoder_grad()
+    torch.nn.utils.clip_grad_norm_(sae.parameters(), grad_clip)
+    optimizer.step()
+    sae.normalize_decoder()
+
+
+@dataclass
+class RunSpec:
+    """One model of a (possibly one-model) training pass."""
+
+    sae_config: SAEConfig
+    train_config: TrainConfig
+    out_dir: Path
+
+
+class _Run:
+    """One model's training state: built fresh or from ``state.pt``, advanced batch by batch,
+    saved after every epoch."""
+
+    def __init__(self, spec: RunSpec, embeddings: np.ndarray, train_rows: np.ndarray,
+                 meta: dict[str, Any], device: torch.device) -> None:
+        cfg, sae_config = spec.train_config, spec.sae_config
+        self.spec, self.cfg, self.out_dir, self.device = spec, cfg, Path(spec.out_dir), device
+        self.steps_per_epoch = math.ceil(len(train_rows) / cfg.batch_size)
+        self.dead_steps = cfg.dead_steps or self.steps_per_epoch
+        self.k_aux = min(cfg.aux_k or 2 * sae_config.k, sae_config.n)
+        self.compute_loss = loss_fn(cfg.fast)
+        self.sae = TopKSAE(sae_config, seed=cfg.seed)
+        self.optimizer = torch.optim.Adam(self.sae.parameters(), lr=cfg.lr)
+        state = checkpoint.load_state(self.out_dir)
+        if state is None:
+            rng = np.random.default_rng(cfg.seed)
+            sample = rng.choice(train_rows, size=min(cfg.median_sample, len(train_rows)),
+                                replace=False)
+            self.sae.init_pre_bias(_load(embeddings, np.sort(sample), torch.device("cpu")))
+            self.sae.to(device)
+            state = {"epoch": 0, "step": 0, "history": [],
+                     "steps_since_fired": torch.zeros(sae_config.n, dtype=torch.long)}
+            checkpoint.write_config(self.out_dir, meta)
+        else:
+            self.sae.load_state_dict(state["model"])
+            self.sae.to(device)
+            self.optimizer.load_state_dict(state["optimizer"])
+        self.epoch, self.step, self.history = state["epoch"], state["step"], state["history"]
+        self.steps_since_fired = state["steps_since_fired"].to(device)
+        self.steps_total = cfg.epochs * self.steps_per_epoch
+        self.stats = _EpochStats(sae_config.n, device)
+
+    def wants(self, epoch: int) -> bool:
+        """Whether this run trains in ``epoch`` (0-based): not done and not stopped early."""
+        return self.epoch == epoch < self.cfg.epochs and not self.stopped()
+
+    def stopped(self) -> bool:
+        """Early stopping: validation NMSE has not improved for ``patience`` epochs."""
+        patience = self.cfg.patience
+        vals = [r["val"]["nmse"] for r in self.history if r["val"] is not None]
+        return patience is not None and len(vals) > patience and \
+            min(vals[-patience:]) >= min(vals[:-patience])
+
+    def train_batch(self, x: torch.Tensor) -> LossOutput:
+        # No latent can be dead before dead_steps steps: skip AuxK's work until then.
+        dead = None
+        if self.cfg.aux_coef > 0 and self.step >= self.dead_steps:
+            dead = self.steps_since_fired >= self.dead_steps
+        out = self.compute_loss(self.sae, x, dead, self.k_aux, self.cfg.aux_coef)
+        update_parameters(self.sae, self.optimizer, out.loss, self.cfg.grad_clip)
+        fired = self.stats.update(out)
+        self.steps_since_fired += 1
+        self.steps_since_fired.masked_fill_(fired > 0, 0)
+        self.step += 1
+        return out
+
+    def end_epoch(self, embeddings: np.ndarray, val_rows: np.ndarray) -> dict[str, Any]:
+        self.epoch += 1
+        record = {"epoch": self.epoch, "step": self.step, "train": self.stats.summary(),
+                  "val": _evaluate(self.sae, embeddings, val_rows, self.cfg.batch_size,
+                                   self.device)}
+        self.history.append(record)
+        self.stats = _EpochStats(self.spec.sae_config.n, self.device)
+        checkpoint.save_state(self.out_dir, {
+            "model": {k: v.cpu() for k, v in self.sae.state_dict().items()},
+            "optimizer": self.optimizer.state_dict(),
+            "steps_since_fired": self.steps_since_fired.cpu(),
+            "epoch": self.epoch, "step": self.step, "history": self.history,
+        })
+        checkpoint.write_metrics(self.out_dir, self.history)
+        return record
+
+    def finish(self) -> TrainResult:
+        """Write the final weights (marking the run finished). After early stopping these are
+        the last epoch's weights, whose NMSE is within the patience window of the best."""
+        checkpoint.write_metrics(self.out_dir, self.history)
+        checkpoint.save_weights(self.out_dir, self.sae)
+        return TrainResult(self.sae.eval(), checkpoint.read_config(self.out_dir) or {},
+                           self.history, self.out_dir)
+
+
+def _shared_schedule(specs: list[RunSpec]) -> TrainConfig:
+    """Runs share batches only if they share the split and the shuffles."""
+    first = specs[0].train_config
+    for spec in specs[1:]:
+        cfg = spec.train_config
+        if (cfg.seed, cfg.batch_size, cfg.val_fraction, cfg.device) != (
+                first.seed, first.batch_size, first.val_fraction, first.device):
+            raise DisentangleError(
+                "runs trained in one pass must share seed, batch_size, val_fraction and "
+                "device; train the others in a separate pass")
+    return first
+
+
+def train_many(
+    embeddings: np.ndarray,
+    specs: list[RunSpec],
+    provenance: dict,
+    on_progress: Callable[[dict], None] | None = None,
+) -> list[TrainResult]:
+    """Train several SAEs in one pass over the same batches: each batch is read once and fed
+    to every unfinished model (each with its own optimizer), so a sweep costs its members'
+    compute plus one pass of data loading. Each model's result is exactly what ``train_sae``
+    would give it alone. Finished runs are loaded, not retrained; interrupted ones resume.
+
+    ``on_progress`` events are those of ``train_sae`` with ``"run"`` (the out_dir name) added.
+    """
+    if not specs:
+        return []
+    cfg = _shared_schedule(specs)
+    results: dict[int, TrainResult] = {}
+    pending: list[tuple[int, RunSpec, dict[str, Any]]] = []
+    for i, spec in enumerate(specs):
+        if embeddings.ndim != 2 or embeddings.shape[1] != spec.sae_config.d:
+            raise DisentangleError(
+                f"embeddings have shape {embeddings.shape} but the SAE expects [rows, "
+                f"{spec.sae_config.d}]; set d to the embedding dimension"
+            )
+        out_dir = Path(spec.out_dir)
+        meta = _run_meta(len(embeddings), spec.sae_config, spec.train_config, provenance)
+        stored = checkpoint.read_config(out_dir)
+        if stored is not None and not _same_run(stored, meta):
+            raise DisentangleError(
+                f"{out_dir} holds a run with a different config or provenance; "
+                f"use another --name or delete {out_dir}"
+            )
+        if checkpoint.is_finished(out_dir):
+            sae, stored_meta = checkpoint.load_sae(out_dir, spec.train_config.device)
+            history = checkpoint.load_state(out_dir)["history"]
+            results[i] = TrainResult(sae, stored_meta, history, out_dir)
+        else:
+            pending.append((i, spec, meta))
+    if pending:
+        train_rows, val_rows = split_indices(len(embeddings), cfg.val_fraction, cfg.seed)
+        if len(train_rows) < 2:
+            raise DisentangleError(f"only {len(train_rows)} training rows; embed more "
+                                   "documents or lower val_fraction")
+        device = torch.device(cfg.device)
+        runs = {i: _Run(spec, embeddings, train_rows, meta, device) for i, spec, meta in pending}
+        _train_epochs(embeddings, list(runs.values()), train_rows, val_rows, on_progress)
+        results.update({i: run.finish() for i, run in runs.items()})
+    return [results[i] for i in range(len(specs))]
+
+
+def _train_epochs(embeddings: np.ndarray, runs: list[_Run], train_rows: np.ndarray,
+                  val_rows: np.ndarray, on_progress: Callable[[dict], None] | None) -> None:
+    cfg = runs[0].cfg
+    device = runs[0].device
+    for epoch in range(min(run.epoch for run in runs), max(run.cfg.epochs for run in runs)):
+        active = [run for run in runs if run.wants(epoch)]
+        if not active:
+            continue
+        shuffled = train_rows[np.random.default_rng([cfg.seed, epoch]).permutation(len(train_rows))]
+        batches = _batches(shuffled, cfg.batch_size)
+        for i, rows in enumerate(batches):
+            x = _load(embeddings, rows, device)
+            for run in active:
+                out = run.train_batch(x)
+                if on_progress is not None and ((i + 1) % PROGRESS_EVERY == 0
+                                                or i + 1 == len(batches)):
+                    on_progress({"event": "step", "run": run.out_dir.name, "epoch": epoch + 1,
+                                 "step": run.step, "steps_total": run.steps_total,
+                                 "loss": float(out.loss.detach()), "nmse": float(out.nmse)})
+        for run in active:
+            record = run.end_epoch(embeddings, val_rows)
+            if on_progress is not None:
+                on_progress({"event": "epoch", "run": run.out_dir.name,
+                             "steps_total": run.steps_total, **record})
 
 
 def train_sae(
@@ -195,95 +395,7 @@ def train_sae(
     ``on_progress`` gets ``{"event": "step", epoch, step, steps_total, loss, nmse}`` every
     ``PROGRESS_EVERY`` steps and at each epoch's end, then ``{"event": "epoch", epoch, step,
     steps_total, train, val}`` once that epoch's state is saved (raising there is a safe
-    interruption).
+    interruption). Both also carry ``run``, the out_dir name.
     """
-    out_dir = Path(out_dir)
-    cfg = train_config
-    if embeddings.ndim != 2 or embeddings.shape[1] != sae_config.d:
-        raise DisentangleError(
-            f"embeddings have shape {embeddings.shape} but the SAE expects [rows, "
-            f"{sae_config.d}]; set d to the embedding dimension"
-        )
-    meta = _run_meta(len(embeddings), sae_config, cfg, provenance)
-    stored = checkpoint.read_config(out_dir)
-    if stored is not None and not _same_run(stored, meta):
-        raise DisentangleError(
-            f"{out_dir} holds a run with a different config or provenance; "
-            f"use another --name or delete {out_dir}"
-        )
-    if checkpoint.is_finished(out_dir):
-        sae, meta = checkpoint.load_sae(out_dir, cfg.device)
-        history = checkpoint.load_state(out_dir)["history"]
-        return TrainResult(sae, meta, history, out_dir)
-
-    train_rows, val_rows = split_indices(len(embeddings), cfg.val_fraction, cfg.seed)
-    if len(train_rows) < 2:
-        raise DisentangleError(
-            f"only {len(train_rows)} training rows; embed more documents or lower val_fraction"
-        )
-    device = torch.device(cfg.device)
-    steps_per_epoch = math.ceil(len(train_rows) / cfg.batch_size)
-    dead_steps = cfg.dead_steps or steps_per_epoch
-    k_aux = min(cfg.aux_k or 2 * sae_config.k, sae_config.n)
-    compute_loss = loss_fn(cfg.fast)
-
-    sae = TopKSAE(sae_config, seed=cfg.seed)
-    optimizer = torch.optim.Adam(sae.parameters(), lr=cfg.lr)
-    state = checkpoint.load_state(out_dir)
-    if state is None:
-        rng = np.random.default_rng(cfg.seed)
-        sample = rng.choice(train_rows, size=min(cfg.median_sample, len(train_rows)),
-                            replace=False)
-        sae.init_pre_bias(_load(embeddings, np.sort(sample), torch.device("cpu")))
-        sae.to(device)
-        state = {"epoch": 0, "step": 0, "history": [],
-                 "steps_since_fired": torch.zeros(sae_config.n, dtype=torch.long)}
-        checkpoint.write_config(out_dir, meta)
-    else:
-        sae.load_state_dict(state["model"])
-        sae.to(device)
-        optimizer.load_state_dict(state["optimizer"])
-    step, history = state["step"], state["history"]
-    steps_since_fired = state["steps_since_fired"].to(device)
-    steps_total = cfg.epochs * steps_per_epoch
-
-    for epoch in range(state["epoch"], cfg.epochs):
-        shuffled = train_rows[np.random.default_rng([cfg.seed, epoch]).permutation(len(train_rows))]
-        batches = _batches(shuffled, cfg.batch_size)
-        stats = _EpochStats(sae_config.n, device)
-        for i, rows in enumerate(batches):
-            x = _load(embeddings, rows, device)
-            # No latent can be dead before dead_steps steps: skip AuxK's work until then.
-            dead = None
-            if cfg.aux_coef > 0 and step >= dead_steps:
-                dead = steps_since_fired >= dead_steps
-            out = compute_loss(sae, x, dead, k_aux, cfg.aux_coef)
-            optimizer.zero_grad(set_to_none=True)
-            out.loss.backward()
-            sae.remove_parallel_decoder_grad()
-            torch.nn.utils.clip_grad_norm_(sae.parameters(), cfg.grad_clip)
-            optimizer.step()
-            sae.normalize_decoder()
-            fired = stats.update(out)
-            steps_since_fired += 1
-            steps_since_fired.masked_fill_(fired > 0, 0)
-            step += 1
-            if on_progress is not None and ((i + 1) % PROGRESS_EVERY == 0 or i + 1 == len(batches)):
-                on_progress({"event": "step", "epoch": epoch + 1, "step": step,
-                             "steps_total": steps_total, "loss": float(out.loss.detach()),
-                             "nmse": float(out.nmse)})
-        record = {"epoch": epoch + 1, "step": step, "train": stats.summary(),
-                  "val": _evaluate(sae, embeddings, val_rows, cfg.batch_size, device)}
-        history.append(record)
-        checkpoint.save_state(out_dir, {
-            "model": {k: v.cpu() for k, v in sae.state_dict().items()},
-            "optimizer": optimizer.state_dict(), "steps_since_fired": steps_since_fired.cpu(),
-            "epoch": epoch + 1, "step": step, "history": history,
-        })
-        checkpoint.write_metrics(out_dir, history)
-        if on_progress is not None:
-            on_progress({"event": "epoch", "steps_total": steps_total, **record})
-
-    checkpoint.write_metrics(out_dir, history)
-    checkpoint.save_weights(out_dir, sae)
-    return TrainResult(sae.eval(), meta, history, out_dir)
+    spec = RunSpec(sae_config, train_config, Path(out_dir))
+    return train_many(embeddings, [spec], provenance, on_progress)[0]

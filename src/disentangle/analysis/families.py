@@ -1,0 +1,224 @@
+"""Feature families of a workspace SAE: build them from its codes and labels, store, read back.
+
+Outputs, beside the SAE (``<workspace>/saes/<name>/``):
+
+- ``families.parquet``: one row per family (members, depth, iteration, label, scores);
+- ``families.json``: the same rows with member labels, plus how the families were built;
+- ``families.graphml``: the first (full) density-directed tree, labelled, for Gephi.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+
+from disentangle import pipeline
+from disentangle.analysis.family_scoring import score_families
+from disentangle.codes import SparseCodes
+from disentangle.errors import DisentangleError
+from disentangle.families import (
+    DEFAULT_THRESHOLD,
+    Family,
+    build_families,
+    clean_mask,
+    edge_weights,
+    families_from_table,
+    families_table,
+    family_activations,
+    label_families,
+    write_tree_graphml,
+)
+from disentangle.interpret import OfflineBackend
+from disentangle.io import read_parquet, write_json, write_parquet
+from disentangle.workspace import Workspace
+
+Variant = Literal["count", "activation"]
+WEIGHTING = {"count": "binary", "activation": "activation"}
+MAX_DENSITY = 0.2
+"""Near-ubiquitous features never enter families (the paper's family code)."""
+
+
+@dataclass
+class FamilyBuildReport:
+    """What ``build`` did, for the CLI to print."""
+
+    name: str
+    table: pa.Table
+    candidates: int
+    """Features that entered the family graph."""
+    notes: list[str] = field(default_factory=list)
+    """Caveats a user must see (no interpretation yet, scoring skipped, …)."""
+    paths: list[Path] = field(default_factory=list)
+
+
+def feature_labels(workspace: Workspace, name: str, n_features: int) -> list[str] | None:
+    """Labels indexed by feature id (``#id`` where a feature has none), or None."""
+    labels = pipeline.feature_labels(workspace, name)
+    if labels is None:
+        return None
+    return [labels.get(i) or f"#{i}" for i in range(n_features)]
+
+
+def feature_density(workspace: Workspace, name: str) -> np.ndarray:
+    stats = read_parquet(workspace.codes_dir(name) / "feature_stats.parquet",
+                         columns=["feature", "density"]).sort_by("feature")
+    return stats.column("density").to_numpy()
+
+
+def _candidates(workspace: Workspace, name: str, density: np.ndarray,
+                all_features: bool) -> tuple[np.ndarray, str | None]:
+    """Features allowed into families, and a note when the restriction is not the paper's."""
+    live = clean_mask(density, max_density=MAX_DENSITY) & (density > 0)
+    path = workspace.sae_dir(name) / "features.parquet"
+    if all_features:
+        return live, (f"--all-features: families use all {int(live.sum())} live features with "
+                      f"density < {MAX_DENSITY}, interpretable or not")
+    if not path.exists():
+        return live, (f"no interpretation of {name} yet, so families are built on all "
+                      f"{int(live.sum())} live features with density < {MAX_DENSITY} and are "
+                      "unlabelled; run `disentangle interpret --workspace "
+                      f"{workspace.root} --sae {name}` first for clean, labelled families")
+    table = read_parquet(path, columns=["feature", "clean"])
+    clean = np.zeros(len(density), bool)
+    features = table.column("feature").to_numpy()
+    clean[features[table.column("clean").to_numpy(zero_copy_only=False)]] = True
+    return clean & live, None
+
+
+def build(
+    workspace: Workspace,
+    name: str | None = None,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    iterations: int = 3,
+    variant: Variant = "count",
+    all_features: bool = False,
+    score: bool = True,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> FamilyBuildReport:
+    """Build, label, score and store the families of an SAE (see the module docstring)."""
+    if variant not in WEIGHTING:
+        raise DisentangleError(f"unknown variant {variant!r}; use count or activation")
+    name = workspace.resolve_sae(name)
+    codes = pipeline.codes_of(workspace, name)
+    density = feature_density(workspace, name)
+    candidates, note = _candidates(workspace, name, density, all_features)
+    notes = [note] if note else []
+    weights = edge_weights(codes, WEIGHTING[variant], threshold)  # type: ignore[arg-type]
+    built = build_families(weights, density, candidates, iterations=iterations)
+    families = built.families
+    labels = feature_labels(workspace, name, codes.n_features)
+    scores: dict[str, list[float]] = {}
+    if labels is not None:
+        label_families(families, labels)
+        if score:
+            scores = _score(workspace, name, codes, families, on_progress)
+        else:
+            notes.append("scoring skipped (--no-score)")
+    else:
+        for family in families:
+            family.label = f"#{family.parent}"
+        if families:
+            notes.append("families are not scored: scoring needs labels")
+    table = families_table(families, scores)
+    sae_dir = workspace.sae_dir(name)
+    paths = [sae_dir / "families.parquet", sae_dir / "families.json", sae_dir / "families.graphml"]
+    write_parquet(paths[0], table)
+    write_json(paths[1], {
+        "sae": name, "variant": variant, "threshold": threshold, "iterations": iterations,
+        "candidates": int(candidates.sum()), "restriction": note or "clean features",
+        "families": [_json_row(row, labels) for row in table.to_pylist()]})
+    write_tree_graphml(paths[2], built.trees[0], density, labels)
+    return FamilyBuildReport(name, table, int(candidates.sum()), notes, paths)
+
+
+def _score(workspace: Workspace, name: str, codes: SparseCodes, families: list[Family],
+           on_progress: Callable[[int, int], None] | None) -> dict[str, list[float]]:
+    """Offline scoring of family labels (label-embedding cosine on held-out documents)."""
+    _, sae, _ = pipeline.load_workspace_sae(workspace, name)
+    texts = pipeline.corpus_texts(workspace)
+    embeddings = workspace.embeddings()
+    backend = OfflineBackend(texts, embeddings, sae, pipeline.query_embedder(workspace))
+    done = 0
+
+    def advance(batch: int) -> None:
+        nonlocal done
+        done += batch
+        if on_progress is not None:
+            on_progress(done, len(families))
+
+    return score_families(texts, codes, embeddings, families, backend,
+                          workspace.sae_dir(name) / "families-scoring", on_batch=advance)
+
+
+def _json_row(row: dict[str, Any], labels: list[str] | None) -> dict[str, Any]:
+    if labels is not None:
+        row["parent_label"] = labels[row["parent"]]
+        row["children_labels"] = [labels[c] for c in row["children"]]
+    return row
+
+
+def summary(table: pa.Table) -> dict[str, Any]:
+    """Count, median size, depth and iteration distributions, mean scores."""
+    sizes = table.column("size").to_numpy()
+    pearson = table.column("pearson").to_numpy(zero_copy_only=False).astype(float)
+    return {
+        "families": table.num_rows,
+        "median_size": float(np.median(sizes)) if len(sizes) else 0.0,
+        "max_size": int(sizes.max()) if len(sizes) else 0,
+        "depths": dict(sorted(Counter(table.column("depth").to_pylist()).items())),
+        "iterations": dict(sorted(Counter(table.column("iteration").to_pylist()).items())),
+        "mean_pearson": float(np.nanmean(pearson)) if np.isfinite(pearson).any() else None,
+    }
+
+
+def load(workspace: Workspace, name: str | None = None) -> tuple[str, pa.Table]:
+    """The stored families of an SAE, or a clear error saying how to build them."""
+    name = workspace.resolve_sae(name)
+    path = workspace.sae_dir(name) / "families.parquet"
+    if not path.exists():
+        raise DisentangleError(f"SAE {name} has no families yet; run `disentangle families "
+                               f"build --workspace {workspace.root} --sae {name}`")
+    return name, read_parquet(path)
+
+
+@dataclass
+class FamilyView:
+    """One family with everything ``families show`` prints."""
+
+    family: Family
+    row: dict[str, Any]
+    parent_label: str
+    children: list[tuple[int, str, float, bool]]
+    """(feature, label, density, is a direct child), densest first."""
+    top_titles: list[str]
+
+
+def describe(workspace: Workspace, family_id: int, name: str | None = None,
+             top: int = 10) -> FamilyView:
+    """A family's members with labels and densities, and its top documents by union
+    activation (summed member activations)."""
+    name, table = load(workspace, name)
+    ids = table.column("family").to_pylist()
+    if family_id not in ids:
+        raise DisentangleError(f"no family {family_id} in {name} (ids 0–{len(ids) - 1}); "
+                               "see `disentangle families list`")
+    row = table.slice(ids.index(family_id), 1).to_pylist()[0]
+    family = families_from_table(table.slice(ids.index(family_id), 1))[0]
+    codes = pipeline.codes_of(workspace, name)
+    density = feature_density(workspace, name)
+    labels = feature_labels(workspace, name, codes.n_features) or [
+        f"#{i}" for i in range(codes.n_features)]
+    direct = set(family.direct_children)
+    children = [(c, labels[c], float(density[c]), c in direct) for c in family.children]
+    activation = family_activations(codes, [family]).toarray().ravel()
+    order = np.argsort(-activation, kind="stable")[:top]
+    order = order[activation[order] > 0]
+    titles = workspace.corpus().column("title").take(pa.array(order, pa.int64())).to_pylist()
+    return FamilyView(family, row, labels[family.parent], children, titles)

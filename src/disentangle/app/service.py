@@ -1,0 +1,465 @@
+"""Read-only data behind the web app: one workspace, one SAE, loaded once.
+
+Everything a page needs is either precomputed at start-up (unit decoder rows, per-feature
+hints) or cached on first use (the 2-D map, matches against larger SAEs), so a request is a
+handful of array operations. Nothing here writes to the workspace. Labels, families and larger
+SAEs are optional: each is ``None``/empty until the stage that makes it has run, and every
+answer says so instead of failing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from disentangle import pipeline
+from disentangle.errors import DisentangleError
+from disentangle.families import Family, families_from_table
+from disentangle.families.matching import best_match, splits, unit_rows
+from disentangle.io import read_parquet
+from disentangle.search import Edit, Filters, Searcher, parse_edit
+from disentangle.search.steer import MODES
+from disentangle.workspace import Workspace
+
+MAX_QUERY_CHARS = 1000
+MAX_K = 100
+MAX_EDITS = 32
+MAX_FAMILY_EDITS = 8
+MAX_EDIT_VALUE = 20.0
+MAX_CATEGORIES = 10
+SNIPPET_CHARS = 320
+QUERY_CACHE_SIZE = 256
+FAMILY_SLIDERS = 6
+HISTOGRAM_BINS = 24
+NEIGHBOURS = 8
+
+
+class CachedEmbedder:
+    """Memoises query embeddings: moving a slider re-runs the same query text, and embedding
+    it again is the largest cost of a steered search."""
+
+    def __init__(self, embedder: Any, size: int = QUERY_CACHE_SIZE) -> None:
+        self.embedder = embedder
+        self.size = size
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if missing:
+            for text, vector in zip(missing, self.embedder.embed(missing), strict=True):
+                self._cache[text] = np.asarray(vector, np.float32)
+        for text in texts:
+            self._cache.move_to_end(text)
+        while len(self._cache) > self.size:
+            self._cache.popitem(last=False)
+        return np.stack([self._cache[t] for t in texts])
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """A steered search as the URL spells it (``e``/``fe`` use ``parse_edit`` syntax)."""
+
+    query: str
+    k: int = 10
+    edits: tuple[str, ...] = ()
+    family_edits: tuple[str, ...] = ()
+    years: str | None = None
+    categories: tuple[str, ...] = ()
+    require: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    mode: str = "residual"
+
+    def validate(self) -> None:
+        """Bounds a client could exceed, as one clear message each (the API answers 422)."""
+        if not self.query.strip() or len(self.query) > MAX_QUERY_CHARS:
+            raise DisentangleError(f"the query must have 1 to {MAX_QUERY_CHARS} characters")
+        if not 1 <= self.k <= MAX_K:
+            raise DisentangleError(f"k must be between 1 and {MAX_K}, got {self.k}")
+        if len(self.edits) > MAX_EDITS:
+            raise DisentangleError(f"at most {MAX_EDITS} feature edits, got {len(self.edits)}")
+        if len(self.family_edits) > MAX_FAMILY_EDITS:
+            raise DisentangleError(
+                f"at most {MAX_FAMILY_EDITS} family edits, got {len(self.family_edits)}")
+        if len(self.categories) > MAX_CATEGORIES:
+            raise DisentangleError(f"at most {MAX_CATEGORIES} categories")
+        if self.mode not in MODES:
+            raise DisentangleError(f"unknown mode {self.mode!r}; use {', '.join(MODES)}")
+
+    def parsed_edits(self) -> list[Edit]:
+        edits = [parse_edit(t) for t in self.edits]
+        edits += [parse_edit(t, family=True) for t in self.family_edits]
+        for edit in edits:
+            if not math.isfinite(edit.value) or abs(edit.value) > MAX_EDIT_VALUE:
+                raise DisentangleError(f"edit value {edit.value} for {edit.target!r} is out of "
+                                       f"range; use values within ±{MAX_EDIT_VALUE:g}")
+        return edits
+
+    def filters(self) -> Filters | None:
+        filters = Filters.from_cli(years=self.years, categories=self.categories,
+                                   require=[_target(t) for t in self.require],
+                                   exclude=[_target(t) for t in self.exclude])
+        return None if filters.empty else filters
+
+
+class AppService:
+    """Answers every API question for one SAE of one workspace."""
+
+    def __init__(self, searcher: Searcher, sae_name: str, scores: pa.Table | None = None,
+                 families: Sequence[Family] = (),
+                 larger: dict[str, tuple[np.ndarray, dict[int, str]]] | None = None) -> None:
+        self.searcher = searcher
+        self.sae_name = sae_name
+        self.n_features = searcher.sae.config.n
+        self.decoder = unit_rows(searcher.decoder)
+        self.scores = _scores_by_feature(scores)
+        self.families = {f.id: f for f in families}
+        self.larger = larger or {}
+        self._family_of: dict[int, list[int]] = {}
+        for family in families:
+            for member in family.members:
+                self._family_of.setdefault(member, []).append(family.id)
+        self.family_parent = _nest(families)
+
+    @classmethod
+    def open(cls, root: str | Path, sae: str | None = None) -> AppService:
+        """Load a workspace read-only; labels, families and larger SAEs when they exist."""
+        workspace = Workspace.open(root)
+        name, model, _ = pipeline.load_workspace_sae(workspace, sae)
+        directory = workspace.sae_dir(name)
+        families = _read_families(directory / "families.parquet")
+        searcher = Searcher(
+            workspace.embeddings(), workspace.corpus(), model, pipeline.codes_of(workspace, name),
+            CachedEmbedder(pipeline.query_embedder(workspace)),
+            labels=pipeline.feature_labels(workspace, name),
+            families={f.id: f.members for f in families},
+            family_labels={f.id: f.label for f in families if f.label})
+        features = directory / "features.parquet"
+        scores = read_parquet(features) if features.exists() else None
+        return cls(searcher, name, scores, families, _larger_saes(workspace, name, model))
+
+    def warm(self) -> None:
+        """Compute the per-feature titles and the map now, so no request pays for them."""
+        self._map  # noqa: B018 -- a cached property; reading it computes it
+
+    # -- small shared pieces -----------------------------------------------------------------
+
+    @cached_property
+    def hints(self) -> list[list[str]]:
+        """Top-3 document titles per feature: what names an unlabelled feature."""
+        index = self.searcher.features
+        tops = [index.top_rows(f, 3) for f in range(self.n_features)]
+        titles = self.searcher.corpus.column("title").take(
+            pa.array(np.concatenate(tops).astype(np.int64))).to_pylist()
+        bounds = np.cumsum([0, *(len(t) for t in tops)])
+        return [titles[bounds[f]:bounds[f + 1]] for f in range(self.n_features)]
+
+    def label(self, feature: int) -> str | None:
+        return self.searcher.resolver.label(feature)
+
+    def name(self, feature: int) -> dict[str, Any]:
+        """What the UI prints for a feature: its label, else its strongest title."""
+        hints = self.hints[feature]
+        return {"feature": feature, "label": self.label(feature),
+                "hint": hints[0] if hints else None,
+                "density": float(self.searcher.features.density[feature])}
+
+    def check_feature(self, feature: int) -> int:
+        if not 0 <= feature < self.n_features:
+            raise KeyError(f"feature {feature} does not exist; ids run from 0 to "
+                           f"{self.n_features - 1}")
+        return feature
+
+    def family_summary(self, family_id: int) -> dict[str, Any]:
+        family = self.families[family_id]
+        return {"family": family.id, "parent": family.parent, "label": family.label,
+                "size": family.size, "depth": family.depth, "iteration": family.iteration,
+                "parent_name": self.name(family.parent)}
+
+    def info(self) -> dict[str, Any]:
+        searcher = self.searcher
+        return {"sae": self.sae_name, "n_features": self.n_features,
+                "k": searcher.sae.config.k, "documents": searcher.corpus.num_rows,
+                "has_labels": bool(searcher.resolver.labels), "has_scores": bool(self.scores),
+                "has_families": bool(self.families), "larger_saes": sorted(self.larger),
+                "modes": list(MODES),
+                "limits": {"query_chars": MAX_QUERY_CHARS, "k": MAX_K, "edits": MAX_EDITS,
+                           "family_edits": MAX_FAMILY_EDITS, "edit_value": MAX_EDIT_VALUE}}
+
+    # -- search ------------------------------------------------------------------------------
+
+    def search(self, request: SearchRequest) -> dict[str, Any]:
+        """A steered search plus what the page draws: snippets, sliders, family sliders."""
+        request.validate()
+        searcher = self.searcher
+        result = searcher.search(request.query, request.parsed_edits(), k=request.k,
+                                 filters=request.filters(), mode=request.mode)  # type: ignore[arg-type]
+        data = result.to_dict()
+        abstracts = searcher.corpus.column("abstract").take(
+            pa.array([h.row for h in result.hits], pa.int64())).to_pylist()
+        for hit, abstract in zip(data["hits"], abstracts, strict=True):
+            hit["snippet"] = _snippet(abstract or "")
+        original = {f.feature: f.activation for f in result.query_features}
+        edited = {e.feature: e for e in result.edits}
+        shown = [*original, *(f for f in edited if f not in original)]
+        data["sliders"] = [
+            {**self.name(f), "original": original.get(f, 0.0),
+             "value": edited[f].apply(original.get(f, 0.0), float(searcher.typical[f]))
+             if f in edited else original.get(f, 0.0),
+             "edited": f in edited, "typical": float(searcher.typical[f])}
+            for f in shown]
+        data["family_sliders"] = self._family_sliders(original, request.family_edits)
+        return data
+
+    def _family_sliders(self, original: dict[int, float],
+                        family_edits: Sequence[str]) -> list[dict[str, Any]]:
+        """Families that hold the query's features (strongest overlap first) and any family
+        already edited, so a shared URL shows its family sliders again."""
+        weight: dict[int, float] = {}
+        for feature, value in original.items():
+            for family in self._family_of.get(feature, ()):
+                weight[family] = weight.get(family, 0.0) + value
+        chosen = sorted(weight, key=lambda f: (-weight[f], f))[:FAMILY_SLIDERS]
+        for text in family_edits:
+            target = _target(text.rpartition(":")[0])
+            family = target if isinstance(target, int) else None
+            if family in self.families and family not in chosen:
+                chosen.append(family)
+        return [{**self.family_summary(f), "overlap": weight.get(f, 0.0)} for f in chosen]
+
+    def lookup(self, text: str, limit: int = 10) -> dict[str, Any]:
+        """Features (and families) whose label, or top titles when unlabelled, contain
+        ``text``; an id matches itself. Powers "add a feature by typing its label"."""
+        needle = text.strip().lower()
+        found: list[int] = []
+        if needle.isdigit() and int(needle) < self.n_features:
+            found.append(int(needle))
+        for feature in range(self.n_features):
+            if len(found) >= limit:
+                break
+            haystack = self.label(feature) or " | ".join(self.hints[feature])
+            if needle in haystack.lower() and feature not in found:
+                found.append(feature)
+        families = [f for f in self.families.values()
+                    if f.label and needle in f.label.lower()][:limit]
+        return {"features": [self.name(f) for f in found],
+                "families": [self.family_summary(f.id) for f in families],
+                "matched_on": "labels" if self.searcher.resolver.labels else "top titles"}
+
+    # -- feature page ------------------------------------------------------------------------
+
+    def feature(self, feature: int, top: int = 10) -> dict[str, Any]:
+        """Everything the feature page shows, in one answer."""
+        self.check_feature(feature)
+        index = self.searcher.features
+        lo, hi = index.matrix.indptr[feature], index.matrix.indptr[feature + 1]
+        values = index.matrix.data[lo:hi]
+        counts, edges = np.histogram(values, bins=HISTOGRAM_BINS,
+                                     range=(0.0, float(values.max()) if len(values) else 1.0))
+        return {
+            **self.name(feature),
+            "scores": self.scores.get(feature, {}),
+            "active_documents": int(hi - lo),
+            "mean_activation": float(index.mean_activation[feature]),
+            "max_activation": float(index.max_activation[feature]),
+            "histogram": {"counts": counts.tolist(), "edges": edges.tolist(),
+                          "inactive": int(index.n_documents - (hi - lo))},
+            "top_documents": self._top_documents(feature, top),
+            "similar": self._similar(feature),
+            "cooccurring": self._cooccurring(feature),
+            "families": [self.family_summary(f) for f in self._family_of.get(feature, ())],
+            "children": self._children(feature),
+            "splits": self._splits(feature),
+        }
+
+    def _top_documents(self, feature: int, top: int) -> list[dict[str, Any]]:
+        index = self.searcher.features
+        rows = index.top_rows(feature, top)
+        lo, hi = index.matrix.indptr[feature], index.matrix.indptr[feature + 1]
+        activation = dict(zip(index.matrix.indices[lo:hi].tolist(),
+                              index.matrix.data[lo:hi].tolist(), strict=True))
+        corpus = self.searcher.corpus
+        columns = [c for c in ("id", "title", "year", "categories", "abstract")
+                   if c in corpus.column_names]
+        records = corpus.select(columns).take(pa.array(rows, pa.int64())).to_pylist()
+        return [{"row": int(row), "id": r.get("id"), "title": r.get("title"),
+                 "year": r.get("year"), "categories": r.get("categories") or [],
+                 "snippet": _snippet(r.get("abstract") or ""),
+                 "activation": activation[int(row)]}
+                for row, r in zip(rows.tolist(), records, strict=True)]
+
+    def _similar(self, feature: int) -> dict[str, list[dict[str, Any]]]:
+        """Nearest and farthest features by decoder cosine: what the feature writes into the
+        embedding, independent of which documents happen to activate it."""
+        cosine = self.decoder @ self.decoder[feature]
+        cosine[feature] = np.nan
+        order = np.argsort(-np.nan_to_num(cosine, nan=-np.inf))
+        least = np.argsort(np.nan_to_num(cosine, nan=np.inf))
+        return {"nearest": [{**self.name(int(f)), "cosine": float(cosine[f])}
+                            for f in order[:NEIGHBOURS]],
+                "farthest": [{**self.name(int(f)), "cosine": float(cosine[f])}
+                             for f in least[:5]]}
+
+    def _cooccurring(self, feature: int) -> list[dict[str, Any]]:
+        """Features most often active in the same documents, ranked by the cosine of their
+        activity vectors so that merely dense features do not top every list."""
+        index = self.searcher.features
+        rows = index.rows(feature)
+        if len(rows) == 0:
+            return []
+        codes = self.searcher.codes
+        others = codes.indices[rows][codes.values[rows] > 0]
+        counts = np.bincount(others, minlength=self.n_features).astype(np.float64)
+        counts[feature] = 0
+        active = index.density * index.n_documents
+        score = counts / np.sqrt(np.maximum(active, 1) * len(rows))
+        best = [int(f) for f in np.argsort(-score, kind="stable")[:NEIGHBOURS] if counts[f] > 0]
+        return [{**self.name(f), "together": int(counts[f]), "cosine": float(score[f])}
+                for f in best]
+
+    def _children(self, feature: int) -> list[dict[str, Any]]:
+        """Direct children of the feature in the family it is the parent of, if any."""
+        for family in self.families.values():
+            if family.parent == feature:
+                return [self.name(c) for c in family.direct_children]
+        return []
+
+    @cached_property
+    def _split_maps(self) -> dict[str, tuple[list[list[int]], np.ndarray]]:
+        """Per larger SAE: this SAE's feature → the larger SAE's features that best match it."""
+        maps = {}
+        for name, (decoder, _) in self.larger.items():
+            match, cosine = best_match(decoder, self.decoder)
+            maps[name] = (splits(match, self.n_features), cosine)
+        return maps
+
+    def _splits(self, feature: int) -> list[dict[str, Any]]:
+        out = []
+        for name, (groups, cosine) in self._split_maps.items():
+            labels = self.larger[name][1]
+            members = sorted(groups[feature], key=lambda f: -cosine[f])
+            out.append({"sae": name, "n_features": int(self.larger[name][0].shape[0]),
+                        "features": [{"feature": f, "label": labels.get(f),
+                                      "cosine": float(cosine[f])} for f in members]})
+        return sorted(out, key=lambda s: s["n_features"])
+
+    # -- families and map --------------------------------------------------------------------
+
+    def family_tree(self) -> dict[str, Any]:
+        """Families nested by containment, largest first at each level."""
+        children: dict[int | None, list[int]] = {}
+        for family, parent in self.family_parent.items():
+            children.setdefault(parent, []).append(family)
+
+        def node(family: int) -> dict[str, Any]:
+            kids = sorted(children.get(family, []), key=lambda f: -self.families[f].size)
+            return {**self.family_summary(family), "children": [node(k) for k in kids]}
+
+        roots = sorted(children.get(None, []), key=lambda f: -self.families[f].size)
+        return {"available": bool(self.families), "count": len(self.families),
+                "roots": [node(f) for f in roots]}
+
+    def family(self, family_id: int) -> dict[str, Any]:
+        if family_id not in self.families:
+            raise KeyError(f"family {family_id} does not exist")
+        family = self.families[family_id]
+        parent = self.family_parent.get(family_id)
+        return {**self.family_summary(family_id),
+                "members": [self.name(f) for f in family.members],
+                "parent_family": None if parent is None else self.family_summary(parent)}
+
+    @cached_property
+    def _map(self) -> dict[str, Any]:
+        """Decoder rows projected on their first two principal components: features that
+        write similar directions land close together. (PCA, not UMAP: no extra dependency.)"""
+        centred = self.decoder - self.decoder.mean(axis=0)
+        _, _, vt = np.linalg.svd(centred, full_matrices=False)
+        xy = centred @ vt[:2].T
+        root = {}
+        for family in self.family_parent:
+            top = family
+            while self.family_parent.get(top) is not None:
+                top = self.family_parent[top]
+            for member in self.families[family].members:
+                root.setdefault(member, top)
+        labels = [self.label(f) or (self.hints[f][0] if self.hints[f] else None)
+                  for f in range(self.n_features)]
+        return {"x": np.round(xy[:, 0], 5).tolist(), "y": np.round(xy[:, 1], 5).tolist(),
+                "density": self.searcher.features.density.tolist(),
+                "family": [root.get(f) for f in range(self.n_features)],
+                "label": labels, "labelled": bool(self.searcher.resolver.labels),
+                "method": "pca"}
+
+    def map(self) -> dict[str, Any]:
+        return self._map
+
+
+def _target(text: str) -> int | str:
+    return int(text) if text.strip().isdigit() else text.strip()
+
+
+def _snippet(text: str) -> str:
+    text = " ".join(text.split())
+    if len(text) <= SNIPPET_CHARS:
+        return text
+    return text[:SNIPPET_CHARS].rsplit(" ", 1)[0] + " …"
+
+
+def _scores_by_feature(table: pa.Table | None) -> dict[int, dict[str, Any]]:
+    """Scalar score columns of ``features.parquet`` per feature (lists and labels dropped)."""
+    if table is None:
+        return {}
+    keep = [name for name, kind in zip(table.column_names, table.schema.types, strict=True)
+            if name not in ("feature", "label") and not pa.types.is_list(kind)
+            and not pa.types.is_large_list(kind)]
+    features = table.column("feature").to_pylist()
+    rows = table.select(keep).to_pylist()
+    return {int(f): {k: _plain(v) for k, v in row.items()} for f, row in zip(features, rows,
+                                                                          strict=True)}
+
+
+def _plain(value: Any) -> Any:
+    """NaN is not JSON; show it as missing."""
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def _read_families(path: Path) -> list[Family]:
+    return families_from_table(read_parquet(path)) if path.exists() else []
+
+
+def _nest(families: Sequence[Family]) -> dict[int, int | None]:
+    """Each family's smallest strictly larger family (same iteration) containing its parent
+    feature: the tree the families page browses."""
+    members = {f.id: set(f.children) for f in families}
+    parent: dict[int, int | None] = {}
+    for family in families:
+        holders = [other for other in families
+                   if other.id != family.id and other.iteration == family.iteration
+                   and other.size > family.size and family.parent in members[other.id]]
+        parent[family.id] = min(holders, key=lambda o: (o.size, o.id)).id if holders else None
+    return parent
+
+
+def _larger_saes(workspace: Workspace, name: str,
+                 model: Any) -> dict[str, tuple[np.ndarray, dict[int, str]]]:
+    """Unit decoders (and labels) of the workspace's wider SAEs on the same embeddings, to
+    show how a feature splits as the dictionary grows."""
+    larger = {}
+    for other in workspace.sae_names():
+        if other == name:
+            continue
+        try:
+            _, sae, _ = pipeline.load_workspace_sae(workspace, other)
+        except DisentangleError:
+            continue  # trained on another embedder: its features are not comparable
+        if sae.config.n > model.config.n:
+            decoder = unit_rows(sae.W_dec.detach().cpu().float().numpy())
+            larger[other] = (decoder, pipeline.feature_labels(workspace, other) or {})
+    return larger

@@ -1,0 +1,39 @@
+"""``disentangle serve``: the web app over a workspace, on this machine only by default."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated
+
+import typer
+
+from disentangle.cli.options import DEFAULT_WORKSPACE, SaeOption, WorkspaceOption
+from disentangle.cli.progress import console
+
+
+def serve(
+    workspace: WorkspaceOption = DEFAULT_WORKSPACE,
+    sae: SaeOption = None,
+    host: Annotated[str, typer.Option(
+        help="Interface to bind; anything but loopback exposes the app to the network.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+) -> None:
+    """Serve search with sliders, feature pages, families and the feature map (read-only)."""
+    import uvicorn
+
+    from disentangle.app import create_app
+
+    with console.status("loading the workspace"):
+        app = create_app(workspace, sae)
+    if host != "localhost" and not ipaddress.ip_address(host).is_loopback:
+        console.print(f"[yellow]warning:[/] binding {host} makes the app reachable from "
+                      "other machines; it has no authentication")
+    shown = f"[{host}]" if ":" in host else host
+    console.print(f"serving [bold]{workspace}[/] at [link]http://{shown}:{port}/[/link] "
+                  "(Ctrl+C to stop)")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(serve)
