@@ -23,6 +23,7 @@ from disentangle.demo import (
     find_data_dir,
     load_demo_corpus,
 )
+from disentangle.interpret import format_summary
 from disentangle.io import read_parquet
 from disentangle.sae.model import SAEConfig
 from disentangle.sae.trainer import TrainConfig
@@ -78,9 +79,14 @@ def demo(
     with progress_bar("encoding") as update:
         name, _ = pipeline.encode(ws, name, on_progress=update)
     stats = read_parquet(ws.codes_dir(name) / "feature_stats.parquet")
-    print_example_features(ws, stats)
 
-    console.rule("[bold]5. search")
+    console.rule("[bold]5. feature labels (offline)")
+    with progress_bar("interpreting", unit="features") as update:
+        _, features, summary = pipeline.interpret(ws, name, on_progress=update)
+    console.print(format_summary(summary))
+    print_example_features(ws, stats, features)
+
+    console.rule("[bold]6. search")
     search = pipeline.searcher(ws, name)
     for query in EXAMPLE_QUERIES:
         print_search(search.search(query, k=5), query)
@@ -90,17 +96,24 @@ def demo(
                   "\"gravitational wave detection\"")
 
 
-def print_example_features(ws: Workspace, stats: pa.Table) -> None:
-    """Five of the most coherent features with the titles of their top abstracts."""
+def print_example_features(ws: Workspace, stats: pa.Table, features: pa.Table) -> None:
+    """Five of the most coherent features with their labels and top abstracts' titles."""
+    labels = dict(zip(features.column("feature").to_pylist(),
+                      features.column("label").to_pylist(), strict=True))
+    pearson = dict(zip(features.column("feature").to_pylist(),
+                       features.column("pearson_balanced").to_pylist(), strict=True))
     titles = ws.corpus().column("title").to_pylist()
     density = stats.column("density").to_numpy()
     top_rows = stats.column("top_rows").to_pylist()
-    features = coherent_features(stats, ws.embeddings())
+    chosen = coherent_features(stats, ws.embeddings())
     console.print(f"{len(density):,} features; mean log10 density "
                   f"{_mean_log_density(density):.2f}; five of the most coherent "
                   "(top abstracts most alike):")
-    for feature in features:
-        table = Table(title=f"feature {feature} (active in {density[feature]:.2%} of abstracts)",
+    for feature in chosen:
+        table = Table(title=f"feature {feature} “{labels.get(feature, '')}” (active in "
+                            f"{density[feature]:.2%} of abstracts; label Pearson "
+                            f"{pearson.get(feature, float('nan')):.2f} on the paper's 3+3 "
+                            "design)",
                       show_header=False, title_justify="left")
         table.add_column("top abstracts")
         for row in top_rows[feature][:4]:

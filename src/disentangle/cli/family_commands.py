@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import ExitStack
 from typing import Annotated
 
 import numpy as np
@@ -44,7 +46,16 @@ def build(
 ) -> None:
     """Build feature families from co-occurrence; label and score them."""
     ws = Workspace.open(workspace)
-    with progress_bar("scoring families", unit="families") as update:
+    with ExitStack() as stack:
+        bar: Callable[[int, int], None] | None = None
+
+        def update(done: int, total: int) -> None:
+            """Open the bar on the first scored batch, so runs that score nothing show none."""
+            nonlocal bar
+            if bar is None:
+                bar = stack.enter_context(progress_bar("scoring families", unit="families"))
+            bar(done, total)
+
         report = family_store.build(ws, sae, threshold=threshold, iterations=iterations,
                                     variant=variant, all_features=all_features,  # type: ignore[arg-type]
                                     score=score, on_progress=update)
@@ -83,7 +94,8 @@ def list_families(
     for column, justify in (("family", "right"), ("label", "left"), ("parent", "right"),
                             ("size", "right"), ("depth", "right"), ("iter", "right"),
                             ("density", "right"), ("Pearson", "right"), ("F1", "right")):
-        shown.add_column(column, justify=justify)  # type: ignore[arg-type]
+        shown.add_column(column, justify=justify, no_wrap=column != "label",  # type: ignore[arg-type]
+                         min_width=20 if column == "label" else None)
     for row in table.take(pa.array(order, pa.int64())).to_pylist():
         shown.add_row(str(row["family"]), row["label"] or "", str(row["parent"]),
                       str(row["size"]), str(row["depth"]), str(row["iteration"]),

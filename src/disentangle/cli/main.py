@@ -21,6 +21,7 @@ from disentangle.cli import (
     pipeline_commands,
     search_commands,
     serve_command,
+    sweep_commands,
 )
 from disentangle.errors import DisentangleError
 
@@ -35,6 +36,7 @@ pipeline_commands.register(app)
 search_commands.register(app)
 demo_command.register(app)
 interpret_commands.register(app)
+sweep_commands.register(app)
 family_commands.register(app)
 eval_commands.register(app)
 serve_command.register(app)
@@ -46,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = app(args=argv, prog_name="disentangle", standalone_mode=False)
     except DisentangleError as error:
-        errors.print(Text.assemble(("error: ", "bold red"), str(error)))
+        errors.print(Text.assemble(("error: ", "bold red"), str(error)), soft_wrap=True)
         return 2
     except click.ClickException as error:
         error.show()

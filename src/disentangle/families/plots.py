@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from disentangle.families.matching import SplitChain
 from disentangle.io import atomic_path
@@ -82,7 +83,7 @@ def plot_trends(
 ) -> None:
     """Yearly prevalence (``[years, columns]``, from ``trends.prevalence``), one panel per
     group of columns (e.g. rising, falling) so a dozen curves stay readable."""
-    figure = Figure(figsize=(7, 3.2 * len(panels)))
+    figure = Figure(figsize=(10, 3.2 * len(panels)))
     for number, (title, columns) in enumerate(panels.items()):
         axes = figure.add_subplot(len(panels), 1, number + 1)
         for column in columns:
@@ -92,7 +93,8 @@ def plot_trends(
         axes.set_title(title, fontsize=10, loc="left")
         axes.set_xlabel("year")
         axes.set_ylabel("% of documents active")
-        axes.legend(fontsize=7, loc="upper left", frameon=False)
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
     _save(figure, path)
 
 

@@ -23,6 +23,7 @@ embedding passes over short strings.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
@@ -43,18 +44,33 @@ class Embedder(Protocol):
 
 @dataclass(frozen=True)
 class OfflineConfig:
-    candidates: int = 20
+    candidates: int = 40
     """Key phrases per feature that go on to be embedded and re-ranked."""
     min_documents: int = 2
     """A phrase must occur in this many activating labelling documents to be a candidate."""
     prior_strength: float = 10.0
     """Weight (in pseudo-documents) of the background prior in the log-odds."""
     background_documents: int = 5000
+    hard_weight: float = 0.0
+    """Weight of separation from hard negatives alone, against separation from all silent."""
     activation_weight: float = 1.0
-    """Weight of the SAE pre-activation against labelling separation when ranking phrases."""
+    """Weight of the SAE pre-activation of the phrase."""
+    ngram_bonus: float = 0.2
+    """Bonus (in standard deviations) for multi-word phrases."""
     join_gain: float = 0.02
-    """Minimum gain in labelling separation (Pearson) for a two-phrase label."""
+    """Minimum gain in labelling separation (Pearson) for a two-phrase label "a; b"."""
+    contrast_candidates: int = 10
+    """Phrases of the hard negatives tried as a label's "not" part."""
+    contrast_max_rate: float = 0.1
+    """A "not" phrase must be rarer than this in the corpus: common words say nothing."""
+    contrast_weight: float = 1.0
+    """How much the cosine to the "not" phrase is subtracted in prediction."""
+    contrast_gain: float = 0.05
+    """Minimum gain in labelling separation (Pearson) for a contrastive label."""
     seed: int = 0
+
+
+_CONTRAST = re.compile(r"^(?P<base>.+?) \(not (?P<other>.+)\)$")
 
 
 class OfflineBackend:
@@ -90,42 +106,52 @@ class OfflineBackend:
 
     def label(self, batch: Sequence[FeatureExamples]) -> list[Label]:
         candidates = [self._candidates(examples) for examples in batch]
-        self._embed([p for cands in candidates for p, _ in cands])
+        contrasts = [self._contrasts(examples) for examples in batch]
+        self._embed([p for cands in candidates for p, _ in cands]
+                    + [p for cands in contrasts for p in cands])
         ranked = [
             self._rank(examples, cands) for examples, cands in zip(batch, candidates, strict=True)
         ]
-        pairs = [_pair(r) for r in ranked]
+        pairs = [_pair(ranking) for ranking in ranked]
         self._embed([p for p in pairs if p])
         labels = []
-        for examples, ranking, pair in zip(batch, ranked, pairs, strict=True):
+        for examples, ranking, pair, others in zip(batch, ranked, pairs, contrasts, strict=True):
             if not ranking:
                 labels.append(Label("", "no phrase occurs in two activating documents", True))
                 continue
-            best, best_sep = ranking[0][0], ranking[0][2]
-            if pair and self._separation(examples, [pair])[0] >= best_sep + self.config.join_gain:
-                best = pair
             evidence = "; ".join(f"{p} (z={z:.1f}, sep={s:.2f}, act={a:.2f})"
                                  for p, z, s, a in ranking[:5])
-            labels.append(Label(best, evidence))
+            best = ranking[0][0]
+            if pair and _separation(self._doc_vectors(examples.labelling.rows)
+                                    @ self._vectors[pair][:, None], examples.labelling.active)[0] \
+                    >= ranking[0][2] + self.config.join_gain:
+                best = pair
+            labels.append(Label(self._contrast(examples, best, others), evidence))
         return labels
 
     def predict(
         self, batch: Sequence[FeatureExamples], labels: Sequence[Label]
     ) -> list[Prediction]:
-        self._embed([label.text for label in labels if label.text])
+        self._embed([part for label in labels if label.text for part in _parts(label.text)])
         predictions = []
         for examples, label in zip(batch, labels, strict=True):
             if not label.text:
                 scores = np.zeros(len(examples.scoring.rows), np.float32)
                 predictions.append(Prediction(scores, 0.0, failures=len(scores)))
                 continue
-            vector = self._vectors[label.text]
+            vector = self._direction(label.text)
             on_labelling = self._doc_vectors(examples.labelling.rows) @ vector
             predictions.append(Prediction(
                 self._doc_vectors(examples.scoring.rows) @ vector,
                 best_threshold(on_labelling, examples.labelling.active),
             ))
         return predictions
+
+    def _direction(self, label: str) -> np.ndarray:
+        """The vector whose dot product with a document embedding is the label's prediction."""
+        base, other = _parts(label)
+        vector = self._vectors[base]
+        return vector - self.config.contrast_weight * self._vectors[other] if other else vector
 
     def _candidates(self, examples: FeatureExamples) -> list[tuple[str, float]]:
         cfg = self.config
@@ -135,28 +161,55 @@ class OfflineBackend:
                                    min_documents=min(cfg.min_documents, max(len(rows), 1)),
                                    prior_strength=cfg.prior_strength)
 
+    def _contrasts(self, examples: FeatureExamples) -> list[str]:
+        """Phrases over-represented in the labelling hard negatives against the activating ones."""
+        items = examples.labelling
+        hard = items.rows[items.of_kind("hard")].tolist()
+        active = items.rows[items.active].tolist()
+        if not hard or not active:
+            return []
+        against = Background(self.index.document_frequency(active), len(active))
+        found = contrastive_phrases(self.index.document_frequency(hard), len(hard), against,
+                                    top=self.config.contrast_candidates,
+                                    min_documents=min(self.config.min_documents, len(hard)),
+                                    prior_strength=self.config.prior_strength)
+        limit = self.config.contrast_max_rate * self.background.documents
+        return [p for p, _ in found if self.background.counts.get(p, 0) < limit]
+
     def _rank(
         self, examples: FeatureExamples, candidates: list[tuple[str, float]]
     ) -> list[tuple[str, float, float, float]]:
         """Candidates as (phrase, log-odds z, labelling separation, pre-activation), best first."""
         if not candidates:
             return []
+        cfg = self.config
         phrases = [p for p, _ in candidates]
         vectors = np.stack([self._vectors[p] for p in phrases])
         feature = examples.feature
         activation = (vectors - self.b_pre) @ self.w_enc[feature] + self.b_lat[feature]
-        separation = self._separation(examples, phrases)
-        total = _standardise(separation) + self.config.activation_weight * _standardise(activation)
+        items = examples.labelling
+        cosines = self._doc_vectors(items.rows) @ vectors.T
+        separation = _separation(cosines, items.active)
+        near = items.active | items.of_kind("hard")
+        from_hard = _separation(cosines[near], items.active[near])
+        multiword = np.array([" " in p for p in phrases], np.float64)
+        total = (_standardise(separation) + cfg.hard_weight * _standardise(from_hard)
+                 + cfg.activation_weight * _standardise(activation) + cfg.ngram_bonus * multiword)
         order = np.argsort(-total, kind="stable")
         return [(phrases[i], candidates[i][1], float(separation[i]), float(activation[i]))
                 for i in order]
 
-    def _separation(self, examples: FeatureExamples, phrases: list[str]) -> np.ndarray:
-        """Per phrase, Pearson of its cosine to the labelling documents with their truth."""
-        docs = self._doc_vectors(examples.labelling.rows)
-        truth = examples.labelling.active
-        cosines = docs @ np.stack([self._vectors[p] for p in phrases]).T
-        return np.array([pearson(cosines[:, j], truth) for j in range(len(phrases))])
+    def _contrast(self, examples: FeatureExamples, base: str, others: list[str]) -> str:
+        """``base``, or "base (not other)" when subtracting ``other`` clearly separates better."""
+        items = examples.labelling
+        docs = self._doc_vectors(items.rows)
+        words = set(base.split())
+        options = [base] + [f"{base} (not {o})" for o in others if not words & set(o.split())]
+        directions = np.stack([self._direction(label) for label in options])
+        separation = _separation(docs @ directions.T, items.active)
+        best = int(np.argmax(separation))
+        return options[best] if separation[best] >= separation[0] + self.config.contrast_gain \
+            else base
 
     def _doc_vectors(self, rows: np.ndarray) -> np.ndarray:
         order = np.argsort(rows, kind="stable")
@@ -182,6 +235,18 @@ def _pair(ranking: list[tuple[str, float, float, float]]) -> str:
         if not words & set(phrase.split()):
             return f"{best}; {phrase}"
     return ""
+
+
+def _parts(label: str) -> tuple[str, str]:
+    """A label's phrase and its "not" phrase ("" when the label is not contrastive)."""
+    match = _CONTRAST.match(label)
+    return (match["base"], match["other"]) if match else (label, "")
+
+
+def _separation(cosines: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Per column, Pearson of the scores with the truth (0 where undefined)."""
+    return np.nan_to_num(np.array([pearson(cosines[:, j], truth)
+                                   for j in range(cosines.shape[1])]))
 
 
 def _standardise(values: np.ndarray) -> np.ndarray:

@@ -110,5 +110,6 @@ class TopKSAE(nn.Module):
         so the optimiser step cannot change a row's norm to first order."""
         if self.W_dec.grad is None:
             return
-        parallel = (self.W_dec.grad * self.W_dec).sum(dim=1, keepdim=True)
-        self.W_dec.grad -= parallel * self.W_dec
+        # vecdot + in-place addcmul_: no [n, d] temporaries (this runs every step).
+        parallel = torch.linalg.vecdot(self.W_dec.grad, self.W_dec).unsqueeze(1)
+        self.W_dec.grad.addcmul_(parallel, self.W_dec, value=-1)

@@ -65,7 +65,8 @@ function message(text, kind = "note") {
 
 // -- search -------------------------------------------------------------------------------
 
-const state = { params: new URLSearchParams(), controller: null, dragging: false };
+const state = { params: new URLSearchParams(), controller: null, dragging: false, showAll: false };
+const SLIDERS_SHOWN = 10;
 
 function editsOf(name) {
   // feature/family id -> edit string, in URL order
@@ -105,7 +106,7 @@ function searchView() {
     if (!text) return;
     const changed = text !== p.get("q");
     p.set("q", text);
-    if (changed) { p.delete("e"); p.delete("fe"); }
+    if (changed) { p.delete("e"); p.delete("fe"); state.showAll = false; }
     p.delete("cat");
     for (const c of cats.value.split(",").map((s) => s.trim()).filter(Boolean)) p.append("cat", c);
     years.value.trim() ? p.set("year", years.value.trim()) : p.delete("year");
@@ -193,7 +194,12 @@ function hitCard(hit) {
 
 function renderSteer(data) {
   const aside = document.getElementById("steer");
-  const sliders = data.sliders.map(sliderRow);
+  // The strongest features and every edited one; the long tail of weak ones on request.
+  const visible = data.sliders.filter((s, i) => state.showAll || i < SLIDERS_SHOWN || s.edited);
+  const hidden = data.sliders.length - visible.length;
+  const sliders = visible.map(sliderRow);
+  if (hidden) sliders.push(h("button", { class: "link", onclick: () => { state.showAll = true; renderSteer(data); } },
+    `show ${hidden} weaker features`));
   const families = data.family_sliders.map(familyRow);
   aside.replaceChildren(
     h("div", { class: "panel-head" }, h("h2", {}, "Query features"),
@@ -390,7 +396,7 @@ async function familiesView() {
   }
   const node = (n) => h("details", { id: `family-${n.family}`, open: n.depth === 0 && n.children.length < 8 ? true : null },
     h("summary", {}, h("span", { class: "fam-label" }, n.label || h("span", { class: "unlabelled" }, "family of ", featureName(n.parent_name))),
-      h("span", { class: "muted small" }, ` ${n.size + 1} features`), " ", featureLink({ ...n.parent_name, label: "parent" })),
+      h("span", { class: "muted small" }, ` ${n.size + 1} features · parent `), featureLink(n.parent_name)),
     n.children.map(node));
   view.replaceChildren(h("h1", {}, "Families"),
     h("p", { class: "muted" }, `${tree.count} families, nested by which family holds their parent feature.`),
@@ -409,7 +415,7 @@ async function mapView() {
   const canvas = h("canvas", { id: "map", width: 1100, height: 680 });
   const tip = h("div", { class: "tooltip", hidden: true });
   view.replaceChildren(h("div", { class: "map-head" }, h("h1", {}, "Feature map"),
-    h("span", { class: "muted" }, `${data.x.length.toLocaleString()} features, decoder directions projected by ${data.method.toUpperCase()}; click a point to open it.`), colour),
+    h("span", { class: "muted" }, `${data.x.length.toLocaleString()} features, decoder directions projected by ${data.method.toUpperCase()}; blue = rare, orange = dense. Click a point to open it.`), colour),
     h("div", { class: "map-wrap" }, canvas, tip));
   const ctx = canvas.getContext("2d");
   const ratio = window.devicePixelRatio || 1;
@@ -422,15 +428,16 @@ async function mapView() {
   const pad = 16;
   const px = data.x.map((x) => pad + (x - xmin) / (xmax - xmin || 1) * (cssWidth - 2 * pad));
   const py = data.y.map((y) => pad + (1 - (y - ymin) / (ymax - ymin || 1)) * (cssHeight - 2 * pad));
-  const logs = data.density.map((d) => Math.log10(Math.max(d, 1e-6)));
-  const [lmin, lmax] = [Math.min(...logs), Math.max(...logs)];
+  // Colour by density rank: densities are heavy-tailed, so a linear scale is one colour.
+  const rank = new Array(data.density.length);
+  data.density.map((d, i) => [d, i]).sort((a, b) => a[0] - b[0])
+    .forEach(([, i], r) => { rank[i] = r / Math.max(1, data.density.length - 1); });
   const fill = (i) => {
     if (colour.value === "family") {
       const fam = data.family[i];
       return fam === null ? "rgba(150,150,160,0.35)" : `hsla(${(fam * 137.5) % 360},65%,48%,0.8)`;
     }
-    const t = (logs[i] - lmin) / (lmax - lmin || 1);
-    return `hsla(${230 - 200 * t},70%,${55 - 15 * t}%,0.75)`;
+    return `hsla(${230 - 200 * rank[i]},70%,${55 - 12 * rank[i]}%,0.75)`;
   };
   const draw = () => {
     ctx.clearRect(0, 0, cssWidth, cssHeight);
