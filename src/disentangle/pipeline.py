@@ -30,6 +30,7 @@ from disentangle.embed import (
     text_hash,
 )
 from disentangle.errors import DisentangleError
+from disentangle.families import Family, families_from_table
 from disentangle.interpret import (
     ChatClient,
     ChatConfig,
@@ -208,11 +209,22 @@ def codes_of(workspace: Workspace, name: str) -> SparseCodes:
     return SparseCodes.load(workspace.codes_dir(name))
 
 
-def searcher(workspace: Workspace, name: str | None = None) -> Searcher:
-    """A ready :class:`Searcher` over the workspace with the given (or latest) SAE."""
+def searcher(workspace: Workspace, name: str | None = None,
+             embedder: Embedder | None = None) -> Searcher:
+    """A ready :class:`Searcher` over the workspace with the given (or latest) SAE, with
+    feature labels and families when ``interpret`` and ``families build`` have run."""
     name, sae, _ = load_workspace_sae(workspace, name)
+    families = workspace_families(workspace, name)
     return Searcher(workspace.embeddings(), workspace.corpus(), sae, codes_of(workspace, name),
-                    query_embedder(workspace), labels=feature_labels(workspace, name))
+                    embedder or query_embedder(workspace), labels=feature_labels(workspace, name),
+                    families={f.id: f.members for f in families},
+                    family_labels={f.id: f.label for f in families if f.label})
+
+
+def workspace_families(workspace: Workspace, name: str) -> list[Family]:
+    """Families written by ``disentangle families build``, or none."""
+    path = workspace.sae_dir(name) / "families.parquet"
+    return families_from_table(read_parquet(path)) if path.exists() else []
 
 
 def feature_labels(workspace: Workspace, name: str) -> dict[int, str] | None:

@@ -19,6 +19,7 @@ from disentangle.interpret import (
     plot_scores,
     summarize,
 )
+from disentangle.interpret.backend import Label
 from disentangle.interpret.phrases import document_phrases
 
 CONFIG = InterpretConfig(examples=ExampleConfig(min_label_chars=100), batch_size=8)
@@ -96,3 +97,16 @@ def test_resume_skips_done_features_and_outputs_render(corpus: Corpus, tmp_path)
     found = find_features(table, label.split(";")[0].upper())
     assert 0 in found.column("feature").to_pylist()
     assert f"feature 0: {label}" in format_feature(found.to_pylist()[0], ["a title"])
+
+
+def test_contrastive_label_subtracts_its_not_phrase(corpus: Corpus) -> None:
+    backend = OfflineBackend(corpus.texts, corpus.embeddings, corpus.sae, corpus.embedder)
+    selector = ExampleSelector(corpus.codes, corpus.embeddings,
+                               np.array([len(t) for t in corpus.texts]), CONFIG.examples)
+    examples = selector.select([0])
+    base, other = "dark matter", "galaxy"
+    labels = [Label(base), Label(f"{base} (not {other})")]
+    plain, contrastive = backend.predict(examples * 2, labels)
+    docs = corpus.embeddings[examples[0].scoring.rows]
+    expected = plain.scores - docs @ corpus.embedder.embed([other])[0]
+    np.testing.assert_allclose(contrastive.scores, expected, rtol=1e-4, atol=1e-5)

@@ -62,10 +62,15 @@ def test_sweep_skips_finished_members_and_trains_only_new_ones(
                                                    "sweep-n48-k4"]
 
 
-def test_early_stopping_ends_a_run_that_stops_improving(x: np.ndarray, tmp_path: Path) -> None:
-    frozen = TrainConfig(epochs=6, batch_size=128, lr=0.0, patience=1)  # nothing improves
-    result = train_sae(x, SAEConfig(d=16, n=32, k=4), frozen, tmp_path, PROVENANCE)
-    assert len(result.history) == 2
+def test_early_stopping_ends_a_run_that_stops_improving(
+        x: np.ndarray, tmp_path: Path, monkeypatch) -> None:
+    """Validation NMSE 0.5, 0.4, 0.45, 0.41, ...: with patience 2 the run stops after
+    epoch 4, the second epoch in a row without beating 0.4."""
+    scripted = iter([0.5, 0.4, 0.45, 0.41, 0.3, 0.2])
+    monkeypatch.setattr(trainer, "_evaluate", lambda *_: {"nmse": next(scripted)})
+    config = TrainConfig(epochs=6, batch_size=128, patience=2)
+    result = train_sae(x, SAEConfig(d=16, n=32, k=4), config, tmp_path, PROVENANCE)
+    assert [r["val"]["nmse"] for r in result.history] == [0.5, 0.4, 0.45, 0.41]
     assert (tmp_path / "model.safetensors").exists()
 
 

@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from disentangle import pipeline
 from disentangle.errors import DisentangleError
-from disentangle.families import Family, families_from_table
+from disentangle.families import Family
 from disentangle.families.matching import best_match, splits, unit_rows
 from disentangle.io import read_parquet
 from disentangle.search import Edit, Filters, Searcher, parse_edit
@@ -132,15 +132,12 @@ class AppService:
     def open(cls, root: str | Path, sae: str | None = None) -> AppService:
         """Load a workspace read-only; labels, families and larger SAEs when they exist."""
         workspace = Workspace.open(root)
-        name, model, _ = pipeline.load_workspace_sae(workspace, sae)
+        name = workspace.resolve_sae(sae)
         directory = workspace.sae_dir(name)
-        families = _read_families(directory / "families.parquet")
-        searcher = Searcher(
-            workspace.embeddings(), workspace.corpus(), model, pipeline.codes_of(workspace, name),
-            CachedEmbedder(pipeline.query_embedder(workspace)),
-            labels=pipeline.feature_labels(workspace, name),
-            families={f.id: f.members for f in families},
-            family_labels={f.id: f.label for f in families if f.label})
+        families = pipeline.workspace_families(workspace, name)
+        searcher = pipeline.searcher(workspace, name,
+                                     CachedEmbedder(pipeline.query_embedder(workspace)))
+        model = searcher.sae
         features = directory / "features.parquet"
         scores = read_parquet(features) if features.exists() else None
         return cls(searcher, name, scores, families, _larger_saes(workspace, name, model))
@@ -428,10 +425,6 @@ def _scores_by_feature(table: pa.Table | None) -> dict[int, dict[str, Any]]:
 def _plain(value: Any) -> Any:
     """NaN is not JSON; show it as missing."""
     return None if isinstance(value, float) and not math.isfinite(value) else value
-
-
-def _read_families(path: Path) -> list[Family]:
-    return families_from_table(read_parquet(path)) if path.exists() else []
 
 
 def _nest(families: Sequence[Family]) -> dict[int, int | None]:

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import PowerNorm
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
@@ -110,7 +111,8 @@ def plot_category_prevalence(
     values = 100 * prevalence[:, list(columns)].T
     figure = Figure(figsize=(1.0 + 0.55 * len(categories), 1.2 + 0.3 * len(columns)))
     axes = figure.add_subplot()
-    image = axes.imshow(values, aspect="auto", cmap="viridis")
+    # square-root colour scale: one dominant cell must not flatten all the others
+    image = axes.imshow(values, aspect="auto", cmap="viridis", norm=PowerNorm(0.5))
     axes.set_xticks(range(len(categories)), list(categories), rotation=60, ha="right",
                     fontsize=7)
     names = [_shorten(f"#{c} {labels[c]}") if labels is not None else f"#{c}" for c in columns]
