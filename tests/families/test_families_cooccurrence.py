@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from disentangle.codes import SparseCodes
-from disentangle.families import clean_mask, cooccurrence, feature_counts, restrict
+from disentangle.families import (
+    clean_mask,
+    cooccurrence,
+    edge_weights,
+    feature_counts,
+    normalised_weights,
+    restrict,
+)
 
 
 def _codes(seed: int = 1) -> SparseCodes:
@@ -47,3 +54,16 @@ def test_clean_mask_and_restrict():
     assert mask.tolist() == [True, False, False]
     sub, nodes = restrict(cooccurrence(_codes()), np.arange(12) % 3 == 0)
     assert nodes.tolist() == [0, 3, 6, 9] and sub.shape == (4, 4)
+
+
+def test_edge_weights_of_both_variants(planted):
+    codes, _ = planted
+    counts = edge_weights(codes, "binary", threshold=0.0).toarray()
+    assert np.allclose(counts, normalised_weights(cooccurrence(codes, upper=True),
+                                                  feature_counts(codes), 0.0).toarray())
+    cosine = edge_weights(codes, "activation", threshold=0.0).toarray()
+    dense = codes.to_csr().toarray()
+    norms = np.linalg.norm(dense, axis=0)
+    expected = np.triu(dense.T @ dense / np.outer(norms, norms).clip(1e-12), k=1)
+    assert np.allclose(cosine, expected, atol=1e-5)
+    assert cosine.max() <= 1 + 1e-6 and (cosine > 0.1).sum() > 0

@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 
 from disentangle import pipeline
-from disentangle.analysis.families import feature_labels
 from disentangle.errors import DisentangleError
 from disentangle.families import (
     best_match,
@@ -43,7 +42,11 @@ class Sae:
     name: str
     decoder: np.ndarray
     labels: list[str]
-    """Interpretation labels, or ``#id`` for every feature when there are none."""
+    """Interpretation labels ("" for every feature when there are none)."""
+
+    def names(self) -> list[str]:
+        """``#id label`` per feature, for figures."""
+        return [f"#{i} {label}".strip() for i, label in enumerate(self.labels)]
 
     @property
     def n(self) -> int:
@@ -53,8 +56,8 @@ class Sae:
 def _load(workspace: Workspace, name: str) -> Sae:
     name, sae, _ = pipeline.load_workspace_sae(workspace, name)
     decoder = sae.W_dec.detach().float().cpu().numpy()
-    labels = feature_labels(workspace, name, len(decoder)) or [f"#{i}" for i in
-                                                               range(len(decoder))]
+    labels = pipeline.feature_labels(workspace, name) or {}
+    labels = [labels.get(i) or "" for i in range(len(decoder))]
     return Sae(name, decoder, labels)
 
 
@@ -101,7 +104,7 @@ def compare(workspace: Workspace, names: list[str],
         consistency = chain.consistency()
         example = _example_feature(chain)
         tree = out_dir / "split_tree.png"
-        plot_split_tree(chain, example, tree, labels=[s.labels for s in ladder],
+        plot_split_tree(chain, example, tree, labels=[s.names() for s in ladder],
                         names=[f"{s.name}" for s in ladder])
         result.figures.append(tree)
         result.chain = {
@@ -110,7 +113,7 @@ def compare(workspace: Workspace, names: list[str],
             "fully_consistent": float(np.nanmean(consistency == 1)) if len(ladder) >= 3
             else None,
             "example": {"feature": example, "levels": [
-                [f"#{f} {s.labels[f]}" for f in level]
+                [s.names()[f] for f in level]
                 for s, level in zip(ladder, chain.descendants(example), strict=True)]},
         }
     write_json(out_dir / "compare.json", result.to_dict())

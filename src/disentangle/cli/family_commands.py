@@ -144,7 +144,7 @@ def compare(
             f"{pair['new']} new; {pair['split_small']} of {pair['small']} split, "
             f"{pair['unmatched_small']} unmatched", highlight=False)
         for split in pair["biggest_splits"][:3]:
-            into = "; ".join(f"#{c['feature']} {c['label']} ({c['cosine']:.2f})"
+            into = "; ".join(f"#{c['feature']} {c['label']} ({c['cosine']:.2f})".replace("  ", " ")
                              for c in split["into"][:6])
             console.print(f"  split #{split['feature']} {split['label']} → "
                           f"{len(split['into'])}: {into}", highlight=False, markup=False)

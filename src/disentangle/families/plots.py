@@ -4,6 +4,7 @@ each PNG written atomically."""
 from __future__ import annotations
 
 import os
+import textwrap
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -65,7 +66,7 @@ def plot_split_tree(
                     axes.plot([x0, x1], [y0, y1], color="lightgrey", zorder=1)
     for (depth, node), (x, y) in position.items():
         text = labels[depth][node] if labels is not None else f"#{node}"
-        axes.text(x, y, text, ha="center", va="center", fontsize=7, wrap=True,
+        axes.text(x, y, textwrap.fill(text, 18), ha="center", va="center", fontsize=7,
                   bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "steelblue"})
     axes.set_yticks([-d for d in range(len(levels))],
                     list(names) if names is not None else [f"SAE {d}" for d in range(len(levels))])
