@@ -126,8 +126,12 @@ def _pair(small: Sae, large: Sae, match: np.ndarray, cosine: np.ndarray,
     groups = splits(match, small.n)
     sizes = np.array([len(g) for g in groups])
     biggest = np.argsort(-sizes, kind="stable")[:TOP_SPLITS]
+    prefix = np.arange(small.n)
     return {
         "small": small.name, "large": large.name, **persistence(cosine, threshold),
+        # Same-seed SAEs start from the same first rows; a high share here means matches
+        # partly reflect the shared random initialisation, not learned structure.
+        "same_index": float(np.mean(match[:small.n] == prefix)),
         "unmatched_small": int((sizes == 0).sum()),
         "split_small": int((sizes >= 2).sum()),
         "biggest_splits": [

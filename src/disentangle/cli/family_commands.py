@@ -24,6 +24,8 @@ from disentangle.workspace import Workspace
 
 families_app = typer.Typer(help="Feature families: build, list, show.", no_args_is_help=True)
 FAMILY_SORTS = ("size", "pearson", "family")
+SHARED_INIT = 0.5
+"""Above this share of same-index best matches, ``compare`` warns of a shared init."""
 
 
 @families_app.command("build")
@@ -143,6 +145,11 @@ def compare(
             f"({pair['persisting'] / pair['features']:.1%}) persist at ≥ {threshold}, "
             f"{pair['new']} new; {pair['split_small']} of {pair['small']} split, "
             f"{pair['unmatched_small']} unmatched", highlight=False)
+        if pair["same_index"] > SHARED_INIT:
+            console.print(f"[yellow]note:[/] {pair['same_index']:.0%} of the first "
+                          f"{pair['small']}-sized block match their own index: the two SAEs "
+                          "share their random initialisation (same seed), so these matches "
+                          "partly reflect the init; compare SAEs trained with other seeds too")
         for split in pair["biggest_splits"][:3]:
             into = "; ".join(f"#{c['feature']} {c['label']} ({c['cosine']:.2f})".replace("  ", " ")
                              for c in split["into"][:6])
