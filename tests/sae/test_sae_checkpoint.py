@@ -57,3 +57,14 @@ def test_check_compatible(trained) -> None:
 def test_load_refuses_unfinished_dir(tmp_path: Path) -> None:
     with pytest.raises(DisentangleError, match="no finished SAE"):
         load_sae(tmp_path)
+
+
+def test_sizes_do_not_share_initial_rows():
+    """Same seed, different n: the smaller dictionary is not a prefix of the larger one."""
+    from disentangle.sae.model import SAEConfig, TopKSAE
+
+    small = TopKSAE(SAEConfig(d=16, n=32, k=4), seed=0).W_dec.detach()
+    large = TopKSAE(SAEConfig(d=16, n=64, k=4), seed=0).W_dec.detach()
+    again = TopKSAE(SAEConfig(d=16, n=32, k=4), seed=0).W_dec.detach()
+    assert (small == again).all()
+    assert (small @ large[:32].T).diagonal().abs().max() < 0.99

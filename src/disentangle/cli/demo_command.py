@@ -43,7 +43,7 @@ def demo(
         help="Recent (2024-2026) cs.LG abstracts to embed live.")] = 600,
     n: Annotated[int, typer.Option(help="Dictionary size.")] = 3072,
     k: Annotated[int, typer.Option(help="Active features per document.")] = 32,
-    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 20,
+    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 40,
     lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 4e-4,
 ) -> None:
     """Run the whole pipeline on real arXiv abstracts and print a report."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import NamedTuple
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -52,7 +53,13 @@ class TopKSAE(nn.Module):
     def __init__(self, config: SAEConfig, *, seed: int | None = None) -> None:
         super().__init__()
         self.config = config
-        generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        generator = None
+        if seed is not None:
+            # Mix the shape into the seed: with the seed alone, SAEs of different sizes would
+            # share their first rows at initialisation, which fakes features "persisting"
+            # across sizes when they are compared later.
+            mixed = np.random.SeedSequence([seed, config.d, config.n, config.k])
+            generator = torch.Generator().manual_seed(int(mixed.generate_state(1)[0]))
         w_dec = torch.empty(config.n, config.d)
         bound = (6.0 / (config.n + config.d)) ** 0.5  # Xavier-uniform
         w_dec.uniform_(-bound, bound, generator=generator)

@@ -50,19 +50,25 @@ def nmse_vs_n(fit: dict[str, Any], path: Path) -> Path:
             axes.plot(grid, np.exp(gao_log_loss(nk, *params)), "--", color=color, alpha=0.6)
     axes.set(xscale="log", yscale="log", xlabel="latents n", ylabel="validation NMSE",
              title="Reconstruction error vs dictionary size (dashed: Gao et al. form)")
-    axes.legend(fontsize=7, ncol=2)
+    axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
     return _save(figure, path)
 
 
 def dead_fraction_over_training(histories: dict[str, History], path: Path) -> Path:
-    """Training-split dead-latent fraction (never fired in that epoch) per epoch per run."""
-    figure, axes = plt.subplots(figsize=(6, 4.2))
-    for name, history in histories.items():
-        axes.plot([r["epoch"] for r in history],
-                  [100 * r["train"]["dead_fraction"] for r in history], "o-", label=name)
-    axes.set(xlabel="epoch", ylabel="dead latents (% of n, per epoch)",
-             title="Latents that never fired during the epoch")
-    axes.legend(fontsize=7)
+    """Dead-latent fraction per epoch per run: solid, latents that never fired on the
+    training split during that epoch; dashed, none fired on the (smaller) validation split."""
+    figure, axes = plt.subplots(figsize=(7, 4.2))
+    colors = plt.cm.tab10(np.arange(len(histories)) % 10)
+    for color, (name, history) in zip(colors, histories.items(), strict=True):
+        epochs = [r["epoch"] for r in history]
+        axes.plot(epochs, [100 * r["train"]["dead_fraction"] for r in history], "o-",
+                  color=color, label=name)
+        if all(r["val"] for r in history):
+            axes.plot(epochs, [100 * r["val"]["dead_fraction"] for r in history], "x--",
+                      color=color, alpha=0.7)
+    axes.set(xlabel="epoch", ylabel="dead latents (% of n)", ylim=(0, None),
+             title="Dead latents per epoch (solid: training split, dashed: validation)")
+    axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
     return _save(figure, path)
 
 
