@@ -16,10 +16,9 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from playwright import sync_api
 
 from disentangle.app import create_app
-
-from playwright import sync_api
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Outside CI a missing browser skips with its reason; in CI (.ci/run installs chromium) it fails.

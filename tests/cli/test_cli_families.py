@@ -150,7 +150,8 @@ def test_compare_sizes_and_seeds(tmp_path, capsys):
     assert main(["compare", "n64", "n16", "n32", "n32b", "-w", str(ws.root)]) == 0
     err = " ".join(capsys.readouterr().err.split())
     assert "n16 → n32" in err and "n32 → n64" in err and "re-seed n32 ↔ n32b" in err
-    assert "share their random initialisation" in err  # same seed, barely trained
+    # Sizes get distinct initialisations (the seed is mixed with the shape), so no warning.
+    assert "share their random initialisation" not in err
     out_dir = ws.root / "compare" / "n16+n32+n32b+n64"
     result = json.loads((out_dir / "compare.json").read_text())
     assert [(p["small"], p["large"], p["features"]) for p in result["pairs"]] == [
@@ -158,6 +159,6 @@ def test_compare_sizes_and_seeds(tmp_path, capsys):
     assert result["chain"]["saes"] == ["n16", "n32", "n64"]
     assert 0 <= result["chain"]["mean_consistency"] <= 1
     assert [(s["a"], s["b"]) for s in result["stability"]] == [("n32", "n32b")]
-    assert result["pairs"][0]["same_index"] > 0.5
+    assert result["pairs"][0]["same_index"] < 0.5
     for name in ("match_cosines.png", "split_tree.png"):
         assert (out_dir / name).read_bytes()[:4] == b"\x89PNG"

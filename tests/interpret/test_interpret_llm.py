@@ -25,8 +25,8 @@ from disentangle.interpret import (
 from disentangle.interpret.llm import parse_label, parse_scores
 
 CONFIG = InterpretConfig(
-    examples=ExampleConfig(min_label_chars=100, score_top=3, score_active=4, score_random=4,
-                           score_hard=4),
+    examples=ExampleConfig(min_label_chars=100, score_top=4, score_active=5, score_random=5,
+                           score_hard=5),
     batch_size=2,
 )
 
@@ -130,7 +130,9 @@ def test_prompts_show_labelling_examples_only(corpus: Corpus, server, tmp_path) 
     assert all(body(r) in "".join(predict_prompts) for r in ex.scoring.rows)
     row = table.to_pylist()[0]
     assert row["label"] == "Exoplanet transits"
-    assert row["prediction_failures"] == 0 and row["pearson"] > 0.8
+    # A one-keyword fake predictor is noisy (≈ 0.6 here); predictions misaligned with their
+    # items would correlate ≈ 0.
+    assert row["prediction_failures"] == 0 and row["pearson"] > 0.4
 
 
 def test_parsing_well_formed_and_malformed_answers() -> None:
