@@ -149,13 +149,17 @@ def train(
         raise DisentangleError(f"the SAE expects {sae_config.d}-d inputs but the embeddings "
                                f"are {embeddings.shape[1]}-d; leave --d unset")
     name = name or f"n{sae_config.n}-k{sae_config.k}"
-    provenance = {"embedder": workspace.embedder_identity(),
-                  "corpus_hash": workspace.corpus_hash(),
-                  "input_normalization": "none: embeddings are used as the embedder returns "
-                                         "them (see embedder.normalized)"}
     result = train_sae(embeddings, sae_config, train_config, workspace.sae_dir(name),
-                       provenance, on_progress=on_progress)
+                       provenance(workspace), on_progress=on_progress)
     return name, result
+
+
+def provenance(workspace: Workspace) -> dict[str, Any]:
+    """What an SAE checkpoint records about its inputs, so it is never applied to the wrong
+    vectors (checked by ``check_compatible``)."""
+    return {"embedder": workspace.embedder_identity(), "corpus_hash": workspace.corpus_hash(),
+            "input_normalization": "none: embeddings are used as the embedder returns them "
+                                   "(see embedder.normalized)"}
 
 
 def load_workspace_sae(workspace: Workspace, name: str | None = None) -> tuple[str, TopKSAE,

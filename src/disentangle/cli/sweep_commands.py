@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from disentangle import pipeline
 from disentangle.cli.options import DEFAULT_WORKSPACE, WorkspaceOption
 from disentangle.cli.progress import console, progress_bar
 from disentangle.io import write_json
@@ -41,9 +42,6 @@ def sweep(
                        val_fraction=val_fraction, patience=patience, device=device)
     members = plan(d, parse_sizes(n, d), [int(v) for v in parse_sizes(k, d)], base,
                    scale_lr=scale_lr)
-    provenance = {"embedder": ws.embedder_identity(), "corpus_hash": ws.corpus_hash(),
-                  "input_normalization": "none: embeddings are used as the embedder returns "
-                                         "them (see embedder.normalized)"}
     console.print(f"sweep of {len(members)} SAEs on {embeddings.shape[0]:,} × {d} embeddings: "
                   + ", ".join(m.name for m in members))
     steps: dict[str, int] = {}
@@ -53,7 +51,8 @@ def sweep(
             steps[event["run"]], totals[event["run"]] = event["step"], event["steps_total"]
             update(sum(steps.values()), sum(totals.values()))
 
-        results = run_sweep(embeddings, members, ws.sae_dir, provenance, on_progress)
+        results = run_sweep(embeddings, members, ws.sae_dir, pipeline.provenance(ws),
+                            on_progress)
     rows = summary(results)
     fit = scaling.fit_all(rows)
     out_dir = ws.root / "sweeps"
