@@ -98,3 +98,18 @@ def test_other_embedder_refused(built, tmp_path):
             "model": "toy-model", "normalized": False}
     with pytest.raises(DisentangleError, match="--replace"):
         pipeline.embed(Workspace.open(ws), spec)
+
+
+def test_sweep_trains_the_grid_and_fits_scaling_laws(built, capsys):
+    _, ws = built
+    args = ["sweep", "-w", str(ws), "--n", "16,32", "--k", "2,4", "--epochs", "2",
+            "--batch-size", "16", "--lr", "3e-3"]
+    assert main(args) == 0
+    workspace = Workspace.open(ws)
+    assert {"sweep-n16-k2", "sweep-n32-k4"} <= set(workspace.sae_names())
+    scaling = json.loads((ws / "sweeps" / "scaling.json").read_text())
+    assert scaling, "the scaling fit is written"
+    before = (workspace.sae_dir("sweep-n16-k2") / "model.safetensors").stat().st_mtime_ns
+    assert main(args) == 0  # finished members are skipped, not retrained
+    after = (workspace.sae_dir("sweep-n16-k2") / "model.safetensors").stat().st_mtime_ns
+    assert before == after
