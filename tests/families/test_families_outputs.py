@@ -75,3 +75,15 @@ def test_figures_are_written(tmp_path):
     plot_category_prevalence(rng.random((4, 3)), list("wxyz"), [0, 1], tmp_path / "cat.png")
     for name in ("hist.png", "split.png", "trend.png", "cat.png"):
         assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_contrastive_parts_never_name_a_family():
+    """Labels of the form "A (not B)" describe their feature by A only."""
+    from disentangle.families.labels import label_family
+
+    name = label_family("galaxy clusters (not simulations)",
+                        ["galaxy clusters (not lensing)", "cluster galaxy mergers (not stars)",
+                         "radio relics (not simulations)"])
+    assert "not" not in name.split() and "simulations" not in name
+    assert "galaxy" in name and "clusters" in name
+    assert label_family("dark matter (not redshift)", ["a", "b"]) == "dark matter"

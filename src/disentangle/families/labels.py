@@ -18,7 +18,13 @@ _STOPWORDS = frozenset({
 
 
 def _words(label: str) -> list[str]:
-    return [w for w in re.findall(r"[a-z0-9][a-z0-9\-]*", label.lower()) if w not in _STOPWORDS]
+    """Content words of what a label asserts: a contrastive "A (not B)" label describes the
+    family by A only, so B's words (and "not") never make a family name."""
+    asserted = _CONTRAST.sub("", label.lower())
+    return [w for w in re.findall(r"[a-z0-9][a-z0-9\-]*", asserted) if w not in _STOPWORDS]
+
+
+_CONTRAST = re.compile(r"\(\s*not\b[^)]*\)")
 
 
 def label_family(parent_label: str, child_labels: list[str]) -> str:
@@ -33,7 +39,7 @@ def label_family(parent_label: str, child_labels: list[str]) -> str:
     first_seen = {w: i for i, w in enumerate(dict.fromkeys(w for lb in labels for w in _words(lb)))}
     shared = sorted((w for w, c in counts.items() if c >= need),
                     key=lambda w: (-counts[w], first_seen[w]))
-    return " ".join(shared[:4]) if shared else parent_label
+    return " ".join(shared[:4]) if shared else _CONTRAST.sub("", parent_label).strip()
 
 
 def label_families(
