@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from disentangle import pipeline
+from disentangle.analysis import families
 from disentangle.cli.pipeline_commands import print_training_summary, run_training
 from disentangle.cli.progress import console, progress_bar
 from disentangle.cli.search_commands import print_search
@@ -86,7 +87,10 @@ def demo(
     console.print(format_summary(summary))
     print_example_features(ws, stats, features)
 
-    console.rule("[bold]6. search")
+    console.rule("[bold]6. feature families")
+    print_example_families(ws, name)
+
+    console.rule("[bold]7. search")
     search = pipeline.searcher(ws, name)
     for query in EXAMPLE_QUERIES:
         print_search(search.search(query, k=5), query)
@@ -119,6 +123,20 @@ def print_example_features(ws: Workspace, stats: pa.Table, features: pa.Table) -
         for row in top_rows[feature][:4]:
             table.add_row(titles[row])
         console.print(table)
+
+
+def print_example_families(ws: Workspace, name: str, count: int = 5) -> None:
+    """Build families (co-occurrence tree) and show the largest with their children."""
+    report = families.build(ws, name)
+    table = report.table
+    console.print(f"{table.num_rows} families from {report.candidates} clean features; "
+                  f"the {count} largest (parent → some direct children):")
+    order = np.argsort(-np.asarray(table.column("size").to_pylist()), kind="stable")[:count]
+    for family_id in table.column("family").take(pa.array(order)).to_pylist():
+        view = families.describe(ws, family_id, name, top=0)
+        children = [label for _, label, _, direct in view.children if direct][:5]
+        console.print(f"  [bold]{view.row['label']}[/] ({view.row['size']} features): "
+                      f"{view.parent_label} → {'; '.join(children)}", highlight=False)
 
 
 def _mean_log_density(density: np.ndarray) -> float:
