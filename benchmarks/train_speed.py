@@ -11,8 +11,10 @@ Each (config, method) runs in a fresh spawned process so its peak-RSS delta (``V
 in the allocator. AuxK is off in the timed steps (no latent can be dead in the first steps of
 a run, so our trainer skips it too); sparsify gets ``dead_mask=None`` likewise.
 
+Setup: ``pip install -e ".[bench]" && pip install eai-sparsify==1.3.3 --no-deps``.
+
     python benchmarks/train_speed.py [--configs 384:1536:16,1536:9216:64] [--steps 12]
-        [--methods reference,sparsify,ours] [--append docs/benchmarks-training.md]
+        [--methods reference,sparsify,ours] [--append docs/benchmarks.md]
 """
 
 from __future__ import annotations
