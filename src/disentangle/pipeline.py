@@ -306,9 +306,15 @@ def interpret(
 
 def features_table(workspace: Workspace, name: str | None = None) -> tuple[str, pa.Table]:
     """The labelled features of an SAE, or a clear error saying how to make them."""
+    return stored_table(workspace, name, "features.parquet", "feature labels", "interpret")
+
+
+def stored_table(workspace: Workspace, name: str | None, filename: str, what: str,
+                 command: str) -> tuple[str, pa.Table]:
+    """A table a later command stored beside an SAE, or an error naming that command."""
     name = workspace.resolve_sae(name)
-    path = workspace.sae_dir(name) / "features.parquet"
+    path = workspace.sae_dir(name) / filename
     if not path.exists():
-        raise DisentangleError(f"SAE {name} has no feature labels yet; run `disentangle interpret "
+        raise DisentangleError(f"SAE {name} has no {what} yet; run `disentangle {command} "
                                f"--workspace {workspace.root} --sae {name}`")
     return name, read_parquet(path)

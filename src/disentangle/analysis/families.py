@@ -180,12 +180,8 @@ def summary(table: pa.Table) -> dict[str, Any]:
 
 def load(workspace: Workspace, name: str | None = None) -> tuple[str, pa.Table]:
     """The stored families of an SAE, or a clear error saying how to build them."""
-    name = workspace.resolve_sae(name)
-    path = workspace.sae_dir(name) / "families.parquet"
-    if not path.exists():
-        raise DisentangleError(f"SAE {name} has no families yet; run `disentangle families "
-                               f"build --workspace {workspace.root} --sae {name}`")
-    return name, read_parquet(path)
+    return pipeline.stored_table(workspace, name, "families.parquet", "families",
+                                 "families build")
 
 
 @dataclass

@@ -7,17 +7,15 @@ from contextlib import ExitStack
 from typing import Annotated
 
 import numpy as np
-import pyarrow as pa
 import typer
 from rich.table import Table
 
 from disentangle.analysis import compare as comparison
 from disentangle.analysis import families as family_store
 from disentangle.analysis import trends as trend_analysis
-from disentangle.cli.options import DEFAULT_WORKSPACE, SaeOption, WorkspaceOption
+from disentangle.cli.options import DEFAULT_WORKSPACE, SaeOption, WorkspaceOption, top_rows
 from disentangle.cli.progress import console, progress_bar
 from disentangle.corpus import parse_year_range
-from disentangle.errors import DisentangleError
 from disentangle.families import DEFAULT_THRESHOLD
 from disentangle.families.matching import PERSIST_COSINE
 from disentangle.workspace import Workspace
@@ -85,20 +83,17 @@ def list_families(
     limit: Annotated[int, typer.Option(help="Rows to show.")] = 30,
 ) -> None:
     """List families with their size, depth and scores."""
-    if sort not in FAMILY_SORTS:
-        raise DisentangleError(f"cannot sort by {sort!r}; use one of {', '.join(FAMILY_SORTS)}")
     name, table = family_store.load(Workspace.open(workspace), sae)
-    values = np.nan_to_num(table.column(sort).to_numpy(zero_copy_only=False).astype(float),
-                           nan=-np.inf)
-    order = np.argsort(values if sort == "family" else -values, kind="stable")[:limit]
-    shown = Table(title=f"{name}: {table.num_rows} families, sorted by {sort}",
+    total = table.num_rows
+    table = top_rows(table, sort, FAMILY_SORTS, limit, ascending_column="family")
+    shown = Table(title=f"{name}: {total} families, sorted by {sort}",
                   title_justify="left")
     for column, justify in (("family", "right"), ("label", "left"), ("parent", "right"),
                             ("size", "right"), ("depth", "right"), ("iter", "right"),
                             ("density", "right"), ("Pearson", "right"), ("F1", "right")):
         shown.add_column(column, justify=justify, no_wrap=column != "label",  # type: ignore[arg-type]
                          min_width=20 if column == "label" else None)
-    for row in table.take(pa.array(order, pa.int64())).to_pylist():
+    for row in table.to_pylist():
         shown.add_row(str(row["family"]), row["label"] or "", str(row["parent"]),
                       str(row["size"]), str(row["depth"]), str(row["iteration"]),
                       f"{row['density']:.4f}", _score(row["pearson"]), _score(row["f1"]))

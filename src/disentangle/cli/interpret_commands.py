@@ -5,13 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import pyarrow as pa
 import typer
 from rich.table import Table
 
 from disentangle import pipeline
-from disentangle.cli.options import DEFAULT_WORKSPACE, SaeOption, WorkspaceOption
+from disentangle.cli.options import DEFAULT_WORKSPACE, SaeOption, WorkspaceOption, top_rows
 from disentangle.cli.progress import console, progress_bar
 from disentangle.errors import DisentangleError
 from disentangle.interpret import feature_row, find_features, format_feature, format_summary
@@ -85,15 +84,10 @@ def list_features(
     limit: Annotated[int, typer.Option(help="Rows to show.")] = 50,
 ) -> None:
     """List labelled features with their scores."""
-    if sort not in SORTABLE:
-        raise DisentangleError(f"cannot sort by {sort!r}; use one of {', '.join(SORTABLE)}")
     name, table = pipeline.features_table(Workspace.open(workspace), sae)
     if clean:
         table = table.filter(table.column("clean"))
-    values = np.nan_to_num(table.column(sort).to_numpy(zero_copy_only=False).astype(float),
-                           nan=-np.inf)
-    order = np.argsort(values if sort == "feature" else -values, kind="stable")[:limit]
-    _print_features(table.take(pa.array(order)),
+    _print_features(top_rows(table, sort, SORTABLE, limit, ascending_column="feature"),
                     f"{name}: {table.num_rows} features{' (clean)' if clean else ''}, "
                     f"sorted by {sort}")
 

@@ -6,7 +6,11 @@ import os
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
+import pyarrow as pa
 import typer
+
+from disentangle.errors import DisentangleError
 
 DEFAULT_WORKSPACE = Path(os.environ.get("DISENTANGLE_WORKSPACE", "ws"))
 
@@ -21,3 +25,15 @@ SaeOption = Annotated[
 def split_list(text: str | None) -> tuple[str, ...]:
     """``"astro-ph, cs.LG"`` → ``("astro-ph", "cs.LG")``."""
     return tuple(part.strip() for part in (text or "").split(",") if part.strip())
+
+
+def top_rows(table: pa.Table, column: str, choices: tuple[str, ...], limit: int,
+             ascending_column: str) -> pa.Table:
+    """The ``limit`` rows with the largest ``column`` (missing values last); the id column
+    ``ascending_column`` sorts ascending instead. Unknown columns are a one-line error."""
+    if column not in choices:
+        raise DisentangleError(f"cannot sort by {column!r}; use one of {', '.join(choices)}")
+    values = np.nan_to_num(table.column(column).to_numpy(zero_copy_only=False).astype(float),
+                           nan=-np.inf)
+    order = np.argsort(values if column == ascending_column else -values, kind="stable")
+    return table.take(pa.array(order[:limit]))
