@@ -1,9 +1,12 @@
 """Sparse codes: every document as its top-k SAE features, and per-feature statistics.
 
-Codes are stored as two ``[documents, k]`` arrays (feature indices and activations), which is
-``k`` numbers per document instead of ``n``. Everything downstream (labels, families, search
-explanations) reads these arrays or the CSR matrix built from them; no stage ever needs a
-dense ``documents × n`` matrix.
+Codes are stored as two ``[documents, width]`` arrays (feature indices and activations),
+which is ``width`` numbers per document instead of ``n``. The width is what the SAE's
+``encode`` returns: ``k`` for top-k and Matryoshka, more for BatchTopK, whose rows have a
+variable number of active features and are padded with zero activations. Everything
+downstream (labels, families, search explanations) reads these arrays or the CSR matrix
+built from them, and skips zero activations; no stage ever needs a dense ``documents × n``
+matrix.
 """
 
 from __future__ import annotations
@@ -25,12 +28,13 @@ ENCODE_BATCH = 4096
 
 @dataclass
 class SparseCodes:
-    """Top-k features of each document. ``values`` are post-ReLU, so a slot may hold 0."""
+    """Top features of each document. ``values`` are post-ReLU, so a slot may hold 0 (an
+    inactive slot, to be ignored like any zero activation)."""
 
     indices: np.ndarray
-    """int32 ``[documents, k]``: feature ids, strongest first."""
+    """int32 ``[documents, width]``: feature ids, strongest first."""
     values: np.ndarray
-    """float32 ``[documents, k]``: activations, aligned with ``indices``."""
+    """float32 ``[documents, width]``: activations, aligned with ``indices``."""
     n_features: int
 
     def __len__(self) -> int:
@@ -70,10 +74,12 @@ def encode_embeddings(
 ) -> SparseCodes:
     """Encode ``[documents, d]`` embeddings (a memory map is fine) batch by batch."""
     sae.eval()
-    count, k = embeddings.shape[0], sae.config.k
-    indices = np.empty((count, k), dtype=np.int32)
-    values = np.empty((count, k), dtype=np.float32)
     device = sae.b_pre.device
+    # Encoding zero rows gives the code width without computing anything.
+    width = sae.encode(torch.zeros(0, sae.config.d, device=device)).indices.shape[1]
+    count = embeddings.shape[0]
+    indices = np.empty((count, width), dtype=np.int32)
+    values = np.empty((count, width), dtype=np.float32)
     for start in range(0, count, batch_size):
         batch = torch.from_numpy(np.array(embeddings[start:start + batch_size], np.float32))
         code = sae.encode(batch.to(device))

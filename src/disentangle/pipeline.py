@@ -143,12 +143,13 @@ def train(
     name: str | None = None,
     on_progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> tuple[str, TrainResult]:
-    """Train (or resume, or skip if finished) an SAE on the workspace's embeddings."""
+    """Train (or resume, or skip if finished) an SAE on the workspace's embeddings; the
+    default name is ``n{n}-k{k}``, plus ``-{architecture}`` for the variants."""
     embeddings = workspace.embeddings()
     if embeddings.shape[1] != sae_config.d:
         raise DisentangleError(f"the SAE expects {sae_config.d}-d inputs but the embeddings "
                                f"are {embeddings.shape[1]}-d; leave --d unset")
-    name = name or f"n{sae_config.n}-k{sae_config.k}"
+    name = name or sae_config.name()
     result = train_sae(embeddings, sae_config, train_config, workspace.sae_dir(name),
                        provenance(workspace), on_progress=on_progress)
     return name, result

@@ -8,6 +8,7 @@ import pytest
 from disentangle import pipeline
 from disentangle.cli.main import main
 from disentangle.errors import DisentangleError
+from disentangle.io import read_parquet
 from disentangle.workspace import Workspace
 
 TOPICS = {
@@ -113,3 +114,27 @@ def test_sweep_trains_the_grid_and_fits_scaling_laws(built, capsys):
     assert main(args) == 0  # finished members are skipped, not retrained
     after = (workspace.sae_dir("sweep-n16-k2") / "model.safetensors").stat().st_mtime_ns
     assert before == after
+
+
+def test_batchtopk_trains_encodes_and_explains_with_padded_codes(built, capsys):
+    _, ws = built
+    assert main(["train", "-w", str(ws), "--n", "32", "--k", "4", "--epochs", "3",
+                 "--batch-size", "16", "--lr", "3e-3", "--arch", "batchtopk"]) == 0
+    assert main(["encode", "-w", str(ws), "--sae", "n32-k4-batchtopk"]) == 0
+    workspace = Workspace.open(ws)
+    codes = pipeline.codes_of(workspace, "n32-k4-batchtopk")
+    assert codes.indices.shape == (72, 16)  # c = min(n, 4k) slots, padded with zeros
+    active = codes.values > 0
+    assert np.all(active[:, :-1] | ~active[:, 1:])  # the padding comes after the active slots
+    assert active.sum(axis=1).min() < active.sum(axis=1).max()
+    stats = read_parquet(workspace.codes_dir("n32-k4-batchtopk") / "feature_stats.parquet")
+    assert sum(stats.column("density").to_pylist()) * 72 == pytest.approx(active.sum())
+    capsys.readouterr()
+    assert main(["search", "exoplanet transit orbit", "-w", str(ws), "--sae",
+                 "n32-k4-batchtopk", "-k", "5", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert [hit["categories"][0] for hit in result["hits"]].count("astro-ph.EP") >= 4
+    contributions = [c for hit in result["hits"] for c in hit["explanation"]]
+    assert contributions and all(c["hit_activation"] > 0 for c in contributions)
+    assert main(["train", "-w", str(ws), "--n", "32", "--k", "4", "--arch", "jumprelu"]) == 2
+    assert "use one of topk, batchtopk, matryoshka" in capsys.readouterr().err

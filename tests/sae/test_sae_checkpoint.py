@@ -9,8 +9,9 @@ import torch
 from disentangle.errors import DisentangleError
 from disentangle.io import read_json
 from disentangle.sae.checkpoint import check_compatible, load_sae
-from disentangle.sae.model import SAEConfig
+from disentangle.sae.model import SAEConfig, TopKSAE
 from disentangle.sae.trainer import TrainConfig, split_indices, train_sae
+from disentangle.sae.variants import BatchTopKSAE, MatryoshkaSAE
 
 EMBEDDER = {"model": "toy", "dim": 8, "normalized": True}
 
@@ -32,12 +33,35 @@ def test_load_round_trip(trained) -> None:
         assert torch.equal(loaded.state_dict()[name], value)
     batch = torch.from_numpy(x[:5])
     assert torch.equal(loaded(batch), sae(batch))
-    assert meta["sae"] == {"d": 8, "n": 16, "k": 2}
+    assert meta["sae"] == {"d": 8, "n": 16, "k": 2}  # as written before architectures existed
+    assert type(loaded) is TopKSAE and loaded.config.architecture == "topk"
     assert meta["provenance"]["corpus_hash"] == "c1"
     assert read_json(out / "metrics.json")["history"][0]["epoch"] == 1
     _, val = split_indices(meta["split"]["n_rows"], meta["split"]["val_fraction"],
                            meta["split"]["seed"])
     assert len(val) == 20
+
+
+@pytest.mark.parametrize(("architecture", "cls", "stored"), [
+    ("batchtopk", BatchTopKSAE, {"architecture": "batchtopk"}),
+    ("matryoshka", MatryoshkaSAE, {"architecture": "matryoshka", "prefixes": [4, 8, 16]}),
+])
+def test_variant_round_trip(tmp_path: Path, architecture: str, cls: type, stored: dict) -> None:
+    x = np.random.default_rng(0).normal(size=(400, 8)).astype(np.float32)
+    provenance = {"embedder": EMBEDDER, "corpus_hash": "c1", "input_normalization": "none"}
+    config = SAEConfig(d=8, n=16, k=2, architecture=architecture,
+                       prefixes=(4, 8) if architecture == "matryoshka" else None)
+    sae = train_sae(x, config, TrainConfig(epochs=1, batch_size=128), tmp_path, provenance).sae
+    loaded, meta = load_sae(tmp_path)
+    assert meta["sae"] == {"d": 8, "n": 16, "k": 2, **stored}
+    assert type(loaded) is cls and loaded.config == config
+    assert loaded.state_dict().keys() == sae.state_dict().keys()
+    for name, value in sae.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], value), name
+    if architecture == "batchtopk":  # the threshold is a trained value, saved with the weights
+        assert float(loaded.threshold) > 0
+    batch = torch.from_numpy(x[:5])
+    assert torch.equal(loaded(batch), sae(batch))
 
 
 def test_check_compatible(trained) -> None:

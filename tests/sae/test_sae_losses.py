@@ -1,14 +1,16 @@
-"""The fast loss equals the dense reference, in value and in every parameter gradient."""
+"""The fast loss equals the dense reference, in value and in every parameter gradient, for
+every architecture."""
 
 import pytest
 import torch
 
 from disentangle.sae.losses import fast_loss, loss_fn, reference_loss
-from disentangle.sae.model import SAEConfig, TopKSAE
+from disentangle.sae.model import ARCHITECTURES, SAEConfig, TopKSAE
+from disentangle.sae.variants import build_sae
 
 
-def _model(dtype: torch.dtype) -> TopKSAE:
-    sae = TopKSAE(SAEConfig(d=16, n=64, k=4), seed=0).to(dtype)
+def _model(dtype: torch.dtype, architecture: str = "topk") -> TopKSAE:
+    sae = build_sae(SAEConfig(d=16, n=64, k=4, architecture=architecture), seed=0).to(dtype)
     with torch.no_grad():  # non-trivial biases so every gradient path is exercised
         sae.b_lat.normal_(generator=torch.Generator().manual_seed(1))
         sae.b_pre.normal_(generator=torch.Generator().manual_seed(2))
@@ -22,17 +24,21 @@ def _loss_and_grads(fn, sae, x, dead, k_aux):
     return out, {name: p.grad.clone() for name, p in sae.named_parameters()}
 
 
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
 @pytest.mark.parametrize(("dtype", "tol"), [(torch.float32, 1e-5), (torch.float64, 1e-12)])
 @pytest.mark.parametrize("with_dead", [True, False])
-def test_fast_equals_reference(dtype: torch.dtype, tol: float, with_dead: bool) -> None:
-    sae = _model(dtype)
+def test_fast_equals_reference(architecture: str, dtype: torch.dtype, tol: float,
+                               with_dead: bool) -> None:
+    sae = _model(dtype, architecture)
     x = torch.randn(32, 16, dtype=dtype, generator=torch.Generator().manual_seed(3))
     dead = torch.arange(64) % 3 == 0 if with_dead else None  # some dead latents also win top-k
     ref, ref_grads = _loss_and_grads(reference_loss, sae, x, dead, 8)
     fast, fast_grads = _loss_and_grads(fast_loss, sae, x, dead, 8)
     assert (ref.aux > 0) == with_dead
     torch.testing.assert_close(fast.loss, ref.loss, atol=tol, rtol=tol)
+    torch.testing.assert_close(fast.nmse, ref.nmse, atol=tol, rtol=tol)
     torch.testing.assert_close(fast.aux, ref.aux, atol=tol, rtol=tol)
+    assert torch.equal(fast.values, ref.values) and torch.equal(fast.indices, ref.indices)
     for name, grad in ref_grads.items():
         assert grad.abs().max() > 0, name
         torch.testing.assert_close(fast_grads[name], grad, atol=tol, rtol=tol, msg=name)

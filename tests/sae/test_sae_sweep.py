@@ -83,3 +83,12 @@ def test_lr_rule_and_size_parsing() -> None:
     assert members[0].config.lr == pytest.approx(1e-4 * (2**14 / 768) ** 0.5)
     with pytest.raises(DisentangleError):
         parse_sizes("big", 384)
+
+
+def test_plan_names_variant_members_and_shares_their_prefixes() -> None:
+    assert plan(16, [32], [4], CONFIG)[0].name == "sweep-n32-k4"
+    members = plan(16, [32, 64], [4], CONFIG, architecture="matryoshka", prefixes=(8,))
+    assert [m.name for m in members] == ["sweep-n32-k4-matryoshka", "sweep-n64-k4-matryoshka"]
+    assert [m.sae.prefixes for m in members] == [(8, 32), (8, 64)]
+    with pytest.raises(DisentangleError, match="increase strictly"):
+        plan(16, [32, 64], [4], CONFIG, architecture="matryoshka", prefixes=(48,))

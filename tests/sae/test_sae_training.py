@@ -55,7 +55,7 @@ def test_auxk_revives_latents_that_never_win(monkeypatch, tmp_path: Path) -> Non
             with torch.no_grad():
                 self.W_enc[config.n // 2 :] *= 0.02
 
-    monkeypatch.setattr(trainer, "TopKSAE", WeakHalf)
+    monkeypatch.setattr(trainer, "build_sae", WeakHalf)
     x, _ = _planted(m=64, d=32, k=4, rows=2048)
     dead = {}
     for coef in (0.0, 1 / 32):

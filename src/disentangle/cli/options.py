@@ -11,6 +11,8 @@ import pyarrow as pa
 import typer
 
 from disentangle.errors import DisentangleError
+from disentangle.sae.model import ARCHITECTURES
+from disentangle.sae.sweep import parse_sizes
 
 DEFAULT_WORKSPACE = Path(os.environ.get("DISENTANGLE_WORKSPACE", "ws"))
 
@@ -20,6 +22,16 @@ WorkspaceOption = Annotated[
 SaeOption = Annotated[
     str | None, typer.Option("--sae", help="SAE name in the workspace (default: the latest).")
 ]
+ArchOption = Annotated[str, typer.Option(
+    "--arch", help=f"SAE architecture: {', '.join(ARCHITECTURES)} (topk is the paper's).")]
+PrefixesOption = Annotated[str | None, typer.Option(
+    help="matryoshka: nested dictionary sizes, e.g. '192,768,3072' or '1d,4d' (n is always "
+         "the last; default n/16,n/4,n).")]
+
+
+def parse_prefixes(text: str | None, d: int) -> tuple[int, ...] | None:
+    """``--prefixes`` as sizes (integers or multiples of d), or None for the default."""
+    return tuple(parse_sizes(text, d)) if text else None
 
 
 def split_list(text: str | None) -> tuple[str, ...]:

@@ -9,7 +9,15 @@ import typer
 from rich.table import Table
 
 from disentangle import pipeline
-from disentangle.cli.options import DEFAULT_WORKSPACE, SaeOption, WorkspaceOption, split_list
+from disentangle.cli.options import (
+    DEFAULT_WORKSPACE,
+    ArchOption,
+    PrefixesOption,
+    SaeOption,
+    WorkspaceOption,
+    parse_prefixes,
+    split_list,
+)
 from disentangle.cli.progress import console, progress_bar
 from disentangle.corpus import CorpusFilter, FieldMap, load_corpus, parse_year_range
 from disentangle.errors import DisentangleError
@@ -115,12 +123,18 @@ def train(
     lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-4,
     seed: Annotated[int, typer.Option(help="Random seed (training is deterministic on CPU).")] = 0,
     val_fraction: Annotated[float, typer.Option(help="Held-out validation fraction.")] = 0.05,
-    name: Annotated[str | None, typer.Option(help="SAE name (default n{N}-k{K}).")] = None,
+    name: Annotated[str | None, typer.Option(
+        help="SAE name (default n{N}-k{K}, plus -{ARCH} unless topk).")] = None,
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    arch: ArchOption = "topk",
+    prefixes: PrefixesOption = None,
 ) -> None:
-    """Train a top-k SAE on the workspace's embeddings (resumes if interrupted)."""
+    """Train an SAE (top-k, BatchTopK or Matryoshka) on the workspace's embeddings (resumes
+    if interrupted)."""
     ws = Workspace.open(workspace)
-    sae_config = SAEConfig(d=ws.embeddings().shape[1], n=n, k=k)
+    d = ws.embeddings().shape[1]
+    sae_config = SAEConfig(d=d, n=n, k=k, architecture=arch,
+                           prefixes=parse_prefixes(prefixes, d))
     train_config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
                                val_fraction=val_fraction, device=device)
     name, result = run_training(ws, sae_config, train_config, name)

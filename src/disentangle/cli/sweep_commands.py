@@ -8,7 +8,13 @@ import typer
 from rich.table import Table
 
 from disentangle import pipeline
-from disentangle.cli.options import DEFAULT_WORKSPACE, WorkspaceOption
+from disentangle.cli.options import (
+    DEFAULT_WORKSPACE,
+    ArchOption,
+    PrefixesOption,
+    WorkspaceOption,
+    parse_prefixes,
+)
 from disentangle.cli.progress import console, progress_bar
 from disentangle.io import write_json
 from disentangle.sae import plots, scaling
@@ -32,16 +38,21 @@ def sweep(
     seed: Annotated[int, typer.Option(help="Random seed (shared by all members).")] = 0,
     val_fraction: Annotated[float, typer.Option(help="Held-out validation fraction.")] = 0.05,
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    arch: ArchOption = "topk",
+    prefixes: PrefixesOption = None,
 ) -> None:
     """Train every (n, k) SAE of a grid in one pass over shared batches (resumable: finished
-    members are skipped), then fit scaling laws into sweeps/scaling.json and draw figures."""
+    members are skipped), then fit scaling laws into sweeps/scaling.json and draw figures.
+    All members share one architecture; Matryoshka prefixes, if given, must not exceed any
+    member's n."""
     ws = Workspace.open(workspace)
     embeddings = ws.embeddings()
     d = embeddings.shape[1]
     base = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
                        val_fraction=val_fraction, patience=patience, device=device)
     members = plan(d, parse_sizes(n, d), [int(v) for v in parse_sizes(k, d)], base,
-                   scale_lr=scale_lr)
+                   scale_lr=scale_lr, architecture=arch,
+                   prefixes=parse_prefixes(prefixes, d))
     console.print(f"sweep of {len(members)} SAEs on {embeddings.shape[0]:,} × {d} embeddings: "
                   + ", ".join(m.name for m in members))
     steps: dict[str, int] = {}

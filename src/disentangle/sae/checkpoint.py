@@ -22,6 +22,7 @@ from safetensors.torch import load_file, save_file
 from disentangle.errors import DisentangleError
 from disentangle.io import atomic_path, read_json, write_json
 from disentangle.sae.model import SAEConfig, TopKSAE
+from disentangle.sae.variants import build_sae
 
 CONFIG = "config.json"
 STATE = "state.pt"
@@ -63,7 +64,8 @@ def is_finished(out_dir: Path) -> bool:
 
 
 def load_sae(directory: str | os.PathLike[str], device: str = "cpu") -> tuple[TopKSAE, dict]:
-    """The trained SAE (eval mode) and its ``config.json`` metadata, for ``check_compatible``."""
+    """The trained SAE (eval mode) and its ``config.json`` metadata, for ``check_compatible``.
+    A config without ``architecture`` (written before variants existed) is top-k."""
     directory = Path(directory)
     if not is_finished(directory) or read_config(directory) is None:
         raise DisentangleError(
@@ -71,7 +73,7 @@ def load_sae(directory: str | os.PathLike[str], device: str = "cpu") -> tuple[To
             "train one first or point at the right directory"
         )
     meta = read_config(directory)
-    sae = TopKSAE(SAEConfig(**meta["sae"]))
+    sae = build_sae(SAEConfig(**meta["sae"]))
     sae.load_state_dict(load_file(os.fspath(directory / WEIGHTS)))
     return sae.to(device).eval(), meta
 

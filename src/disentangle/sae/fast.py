@@ -3,7 +3,9 @@
 Autograd through ``topk`` of dense ``[batch, n]`` pre-activations would build a dense
 ``[batch, n]`` gradient and multiply it by ``x`` (as costly as the forward matmul), though only
 ``k`` (plus ``k_aux``) entries per row are non-zero. Here the backward builds that gradient as
-a sparse CSR matrix of latents × rows and multiplies it by the centred input instead.
+a sparse CSR matrix of latents × rows and multiplies it by the centred input instead. (The
+per-row width is the model's ``selection_width()``: ``k``, or BatchTopK's ``c`` candidates,
+of which those the batch selection drops get a zero gradient.)
 
 The same forward also selects the AuxK latents (top ``k_aux`` among dead ones) from the one
 pre-activation matrix, so AuxK costs a masked ``topk`` and no second matmul.
@@ -123,11 +125,12 @@ def sparse_topk_encode(
     sae: TopKSAE, x: torch.Tensor, dead_mask: torch.Tensor | None = None, k_aux: int = 0
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(values, indices, aux_values, aux_indices)``: pre-ReLU, unsorted selections of the
-    top ``k`` latents and of the top ``k_aux`` dead latents, with a sparse backward.
+    top ``sae.selection_width()`` latents (``k`` for top-k) and of the top ``k_aux`` dead
+    latents, with a sparse backward.
 
     ``x`` is treated as data: it receives no gradient.
     """
     return _SparseTopKEncode.apply(
-        x, sae.W_enc, sae.b_lat, sae.b_pre, sae.config.k, dead_mask, k_aux
+        x, sae.W_enc, sae.b_lat, sae.b_pre, sae.selection_width(), dead_mask, k_aux
     )
 

@@ -8,9 +8,15 @@ largest among *dead* latents (all others masked to −inf); ``ê`` has no ``b_pr
 has no offset). AuxK gives dead latents a gradient that points them at what the live ones
 miss, which is how they come back to life. It is exactly 0 when no latent is dead.
 
+The architecture variants (``sae/variants.py``) change two things through the model's hooks:
+which latents form the code (BatchTopK keeps the batch's ``B·k`` largest of each row's top
+``c``), and the reconstruction term, which Matryoshka averages over nested prefixes
+``m_1 < … < m_P = n``: ``mean_p NMSE(x, x̂_p)``, ``x̂_p`` decoded from latents ``< m_p`` only
+(``x̂_P = x̂``, whose NMSE is reported and whose residual AuxK fits).
+
 ``reference_loss`` materialises ``[batch, n]`` latents and is the correctness oracle;
-``fast_loss`` (the default) gathers ``k`` decoder rows per input and back-propagates through
-the selected latents only. Both compute the same function and the same gradients.
+``fast_loss`` (the default) gathers the code's decoder rows per input and back-propagates
+through the selected latents only. Both compute the same function and the same gradients.
 """
 
 from __future__ import annotations
@@ -23,11 +29,13 @@ import torch
 from disentangle.metrics import normalized_mse
 from disentangle.sae.fast import encoder_matmul, select, sparse_topk_encode
 from disentangle.sae.model import TopKSAE
+from disentangle.sae.variants import prefix_values
 
 
 class LossOutput(NamedTuple):
     """``loss`` is differentiable; the rest are detached. ``values`` (post-ReLU) and
-    ``indices`` are the batch's top-k code, *unsorted* (training does not need the order)."""
+    ``indices`` are the batch's training code, *unsorted* (training does not need the order):
+    width ``k``, or BatchTopK's ``c`` candidates per row with the unkept ones zeroed."""
 
     loss: torch.Tensor
     nmse: torch.Tensor
@@ -40,16 +48,19 @@ LossFn = Callable[[TopKSAE, torch.Tensor, "torch.Tensor | None", int, float], Lo
 
 
 def _combine(
-    x: torch.Tensor, x_hat: torch.Tensor, e_hat: torch.Tensor | None,
+    x: torch.Tensor, x_hats: list[torch.Tensor], e_hat: torch.Tensor | None,
     dead_mask: torch.Tensor | None, aux_coef: float, values: torch.Tensor, indices: torch.Tensor,
 ) -> LossOutput:
-    nmse = normalized_mse(x, x_hat)
+    """``x_hats`` are the nested reconstructions, the last from the whole code (top-k and
+    BatchTopK have only that one)."""
+    nmses = [normalized_mse(x, x_hat) for x_hat in x_hats]
+    nmse = nmses[-1]
     if e_hat is None or dead_mask is None:
         aux = torch.zeros((), device=x.device)
     else:
         # Multiplying by "any dead" instead of branching on it avoids a host sync on GPU.
-        aux = normalized_mse((x - x_hat).detach(), e_hat) * dead_mask.any()
-    loss = nmse + aux_coef * aux
+        aux = normalized_mse((x - x_hats[-1]).detach(), e_hat) * dead_mask.any()
+    loss = torch.stack(nmses).mean() + aux_coef * aux
     return LossOutput(loss, nmse.detach(), aux.detach(), values.detach(), indices)
 
 
@@ -62,13 +73,17 @@ def reference_loss(
     ``dead_mask`` is a bool ``[n]`` (None: AuxK off, e.g. before any latent can be dead).
     """
     pre = encoder_matmul(x - sae.b_pre, sae.W_enc, sae.b_lat)
-    values, indices, aux_values, aux_indices = select(pre, sae.config.k, dead_mask, k_aux)
-    values = values.relu()
-    x_hat = sae.decode_dense(torch.zeros_like(pre).scatter(1, indices, values))
+    values, indices, aux_values, aux_indices = select(
+        pre, sae.selection_width(), dead_mask, k_aux)
+    values = sae.activate(values)
+    latents = torch.zeros_like(pre).scatter(1, indices, values)
+    position = torch.arange(sae.config.n, device=pre.device)
+    x_hats = [sae.decode_dense(latents * (position < size)) for size in sae.nested_sizes()[:-1]]
+    x_hats.append(sae.decode_dense(latents))
     e_hat = None
     if dead_mask is not None:
         e_hat = torch.zeros_like(pre).scatter(1, aux_indices, aux_values.relu()) @ sae.W_dec
-    return _combine(x, x_hat, e_hat, dead_mask, aux_coef, values, indices)
+    return _combine(x, x_hats, e_hat, dead_mask, aux_coef, values, indices)
 
 
 def fast_loss(
@@ -78,12 +93,14 @@ def fast_loss(
     """Same value and gradients as ``reference_loss``, without ``[batch, n]`` latents in the
     backward pass or the decoder."""
     values, indices, aux_values, aux_indices = sparse_topk_encode(sae, x, dead_mask, k_aux)
-    values = values.relu()
-    x_hat = sae.decode(values, indices)
+    values = sae.activate(values)
+    x_hats = [sae.decode(prefix_values(values, indices, size), indices)
+              for size in sae.nested_sizes()[:-1]]
+    x_hats.append(sae.decode(values, indices))
     e_hat = None
     if dead_mask is not None:
         e_hat = sae.decode_directions(aux_values.relu(), aux_indices)
-    return _combine(x, x_hat, e_hat, dead_mask, aux_coef, values, indices)
+    return _combine(x, x_hats, e_hat, dead_mask, aux_coef, values, indices)
 
 
 def loss_fn(fast: bool = True) -> LossFn:

@@ -8,39 +8,105 @@ norm, so a feature's activation is directly its contribution along that directio
     x̂ = W_dec^T z + b_pre
 
 Only ``k`` of the ``n`` latents are non-zero per row, so the public API speaks in sparse
-codes, ``(values, indices)`` of shape ``[batch, k]``, and never materialises ``[batch, n]``
-latents except in the dense reference path kept as a correctness oracle.
+codes, ``(values, indices)`` of shape ``[batch, width]`` (``width = k`` here), and never
+materialises ``[batch, n]`` latents except in the dense reference path kept as a correctness
+oracle.
+
+``SAEConfig.architecture`` picks the paper's top-k (``"topk"``, the default) or one of two
+variants built on the same encoder, decoder and losses (``sae/variants.py``):
+
+- ``"batchtopk"`` (Bussmann, Leask & Nanda 2024): training keeps the ``B·k`` largest
+  activations of a whole batch, so rows get a variable number of latents; inference keeps
+  those above a learned threshold. Its codes are wider than ``k`` and zero-padded.
+- ``"matryoshka"`` (Bussmann et al. 2025; Nabeshima 2024): the loss averages the
+  reconstruction errors of nested dictionary prefixes ``m_1 < … < m_P = n``, so the first
+  latents must reconstruct well alone and become general features. Encoding is top-k.
+
+``TopKSAE`` exposes the few hooks the losses and the trainer call (``selection_width``,
+``activate``, ``nested_sizes``, ``track_training_code``); the variants override them.
+Build a model from its config with ``variants.build_sae``.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import NamedTuple
+import zlib
+from collections.abc import Sequence
+from dataclasses import MISSING, dataclass, fields
+from itertools import pairwise
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 from torch import nn
 
+from disentangle.errors import DisentangleError
+
+ARCHITECTURES = ("topk", "batchtopk", "matryoshka")
+
 
 @dataclass(frozen=True)
 class SAEConfig:
-    """Architecture of a top-k SAE. Everything needed to rebuild it from a checkpoint."""
+    """Architecture of an SAE. Everything needed to rebuild it from a checkpoint."""
 
     d: int
     """Input (embedding) dimension."""
     n: int
     """Dictionary size: number of latents / features."""
     k: int
-    """Active latents per input."""
+    """Active latents per input (BatchTopK: on average over a batch)."""
+    architecture: str = "topk"
+    """One of ``ARCHITECTURES``; configs stored before the field existed are top-k."""
+    prefixes: tuple[int, ...] | None = None
+    """Matryoshka only: nested dictionary sizes ``m_1 < … < m_P = n`` (``n`` is appended if
+    missing). Default ``n/16, n/4, n``: a small general level, a middle one, the whole."""
 
-    def to_dict(self) -> dict[str, int]:
-        return asdict(self)
+    def __post_init__(self) -> None:
+        if self.architecture not in ARCHITECTURES:
+            raise DisentangleError(f"unknown SAE architecture {self.architecture!r}; use one of "
+                                   f"{', '.join(ARCHITECTURES)}")
+        if self.architecture == "matryoshka":
+            object.__setattr__(self, "prefixes", _nested_sizes(self.prefixes, self.n))
+        elif self.prefixes is not None:
+            raise DisentangleError(f"prefixes apply to the matryoshka architecture only, not "
+                                   f"{self.architecture}; drop --prefixes or use --arch "
+                                   "matryoshka")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Fields at their defaults are left out, so a top-k config is still ``{d, n, k}``
+        and run directories written before architectures existed compare equal."""
+        data: dict[str, Any] = {}
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if field.default is MISSING or value != field.default:
+                data[field.name] = list(value) if isinstance(value, tuple) else value
+        return data
+
+    def name(self) -> str:
+        """``n{n}-k{k}``, with the architecture appended for the variants (top-k run names
+        stay what they always were)."""
+        suffix = "" if self.architecture == "topk" else f"-{self.architecture}"
+        return f"n{self.n}-k{self.k}{suffix}"
+
+
+def _nested_sizes(prefixes: Sequence[int] | None, n: int) -> tuple[int, ...]:
+    """Validated Matryoshka prefixes ending at ``n`` (JSON gives lists; configs keep tuples)."""
+    if prefixes is None:
+        return tuple(sorted({max(1, n // 16), max(1, n // 4), n}))
+    sizes = [int(m) for m in prefixes]
+    if sizes and sizes[-1] < n:
+        sizes.append(n)
+    if not sizes or sizes[0] < 1 or sizes[-1] != n or any(
+            a >= b for a, b in pairwise(sizes)):
+        raise DisentangleError(f"matryoshka prefixes {list(prefixes)} must increase strictly "
+                               f"from at least 1 up to n={n}; e.g. {n // 16},{n // 4},{n}")
+    return tuple(sizes)
 
 
 class SparseCode(NamedTuple):
-    """Top-k latents of a batch: ``values[b, j]`` is the activation of latent ``indices[b, j]``.
+    """A batch's sparse code: ``values[b, j]`` is the activation of latent ``indices[b, j]``.
 
-    Values are post-ReLU (so some may be exactly zero) and sorted in decreasing order.
+    Values are post-ReLU (so some may be exactly zero; BatchTopK pads its wider codes with
+    zeros) and sorted in decreasing order.
     """
 
     values: torch.Tensor
@@ -48,7 +114,8 @@ class SparseCode(NamedTuple):
 
 
 class TopKSAE(nn.Module):
-    """Top-k SAE with a learned pre-bias, tied initialisation and a unit-norm decoder."""
+    """Top-k SAE with a learned pre-bias, tied initialisation and a unit-norm decoder; the
+    base of the architecture variants."""
 
     def __init__(self, config: SAEConfig, *, seed: int | None = None) -> None:
         super().__init__()
@@ -58,7 +125,12 @@ class TopKSAE(nn.Module):
             # Mix the shape into the seed: with the seed alone, SAEs of different sizes would
             # share their first rows at initialisation, which fakes features "persisting"
             # across sizes when they are compared later.
-            mixed = np.random.SeedSequence([seed, config.d, config.n, config.k])
+            entropy = [seed, config.d, config.n, config.k]
+            if config.architecture != "topk":
+                # Nor should variants share their initial rows with top-k (top-k keeps its
+                # original seeds, which existing runs were trained from).
+                entropy.append(zlib.crc32(config.architecture.encode()))
+            mixed = np.random.SeedSequence(entropy)
             generator = torch.Generator().manual_seed(int(mixed.generate_state(1)[0]))
         w_dec = torch.empty(config.n, config.d)
         bound = (6.0 / (config.n + config.d)) ** 0.5  # Xavier-uniform
@@ -82,6 +154,21 @@ class TopKSAE(nn.Module):
         """The ``k`` strongest latents of each row, ReLU applied, strongest first."""
         values, indices = self.pre_activations(x).topk(self.config.k, dim=1, sorted=True)
         return SparseCode(values.relu(), indices)
+
+    def selection_width(self) -> int:
+        """Latents per row the training loss selects from the pre-activations: ``k``."""
+        return self.config.k
+
+    def activate(self, selected: torch.Tensor) -> torch.Tensor:
+        """The training code from the selected pre-activations ``[batch, width]``: ReLU."""
+        return selected.relu()
+
+    def nested_sizes(self) -> tuple[int, ...]:
+        """Dictionary prefixes whose reconstruction errors the loss averages: just ``n``."""
+        return (self.config.n,)
+
+    def track_training_code(self, values: torch.Tensor) -> None:
+        """Called by the trainer with each batch's code values; top-k keeps no statistics."""
 
     def decode(self, values: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
         """Reconstruction from a sparse code: a weighted gather of ``k`` decoder rows per input."""

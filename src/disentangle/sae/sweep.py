@@ -1,8 +1,9 @@
 """A grid of (n, k) SAEs trained in one pass over the same batches, for scaling-law fits.
 
-Each member is an ordinary run directory (``sweep-n{n}-k{k}``) written by ``train_many``, so
-a sweep resumes where it stopped, skips finished members, and its SAEs can be encoded and
-searched like any other. Members share the split, the shuffles and every batch read.
+Each member is an ordinary run directory (``sweep-n{n}-k{k}``, plus ``-{architecture}`` for
+the variants) written by ``train_many``, so a sweep resumes where it stopped, skips finished
+members, and its SAEs can be encoded and searched like any other. Members share the split,
+the shuffles and every batch read, and one architecture.
 """
 
 from __future__ import annotations
@@ -44,30 +45,40 @@ def scaled_lr(base: float, n: int) -> float:
     return base / math.sqrt(n / LR_REFERENCE_N)
 
 
-def run_name(n: int, k: int) -> str:
-    return f"sweep-n{n}-k{k}"
+def run_name(sae: SAEConfig) -> str:
+    return f"sweep-{sae.name()}"
 
 
 @dataclass(frozen=True)
 class Member:
     """One grid point and the directory its run lives in."""
 
-    n: int
-    k: int
+    sae: SAEConfig
     name: str
     config: TrainConfig
 
+    @property
+    def n(self) -> int:
+        return self.sae.n
 
-def plan(d: int, ns: list[int], ks: list[int], base: TrainConfig,
-         scale_lr: bool = False) -> list[Member]:
-    """Every valid (n, k) of the grid (k < n), each with its own learning rate if scaled."""
+    @property
+    def k(self) -> int:
+        return self.sae.k
+
+
+def plan(d: int, ns: list[int], ks: list[int], base: TrainConfig, scale_lr: bool = False, *,
+         architecture: str = "topk", prefixes: tuple[int, ...] | None = None) -> list[Member]:
+    """Every valid (n, k) of the grid (k < n), each with its own learning rate if scaled.
+    Matryoshka ``prefixes`` are shared by all members (each adds its own ``n``); without
+    them each member takes the default ``n/16, n/4, n``."""
     members = []
     for n in ns:
         for k in ks:
             if k >= n:
                 continue
             config = replace(base, lr=scaled_lr(base.lr, n)) if scale_lr else base
-            members.append(Member(n, k, run_name(n, k), config))
+            sae = SAEConfig(d=d, n=n, k=k, architecture=architecture, prefixes=prefixes)
+            members.append(Member(sae, run_name(sae), config))
     if not members:
         raise DisentangleError("the grid is empty: every k must be smaller than n")
     return members
@@ -81,8 +92,7 @@ def run_sweep(
     on_progress: Callable[[dict], None] | None = None,
 ) -> list[TrainResult]:
     """Train all members in one pass (finished ones are loaded, interrupted ones resume)."""
-    d = embeddings.shape[1]
-    specs = [RunSpec(SAEConfig(d=d, n=m.n, k=m.k), m.config, run_dir(m.name)) for m in members]
+    specs = [RunSpec(m.sae, m.config, run_dir(m.name)) for m in members]
     return train_many(embeddings, specs, provenance, on_progress)
 
 
