@@ -6,7 +6,11 @@ feature frequencies plus noise, so they have the clustered structure ANN indexes
 embedded by a stub so that only search itself is timed; ``--embed`` also times the real
 MiniLM query embedding separately.
 
-    python benchmarks/search_speed.py [--docs 300000] [--queries 50] [--embed]
+``--real`` adds ANN recall on real embeddings (the shipped MiniLM vectors of 52,000 arXiv
+abstracts): the last ``--queries`` rows are the queries, the rest the corpus, and recall@10 of
+each FAISS index is measured against the exact index on the same vectors.
+
+    python benchmarks/search_speed.py [--docs 300000] [--queries 50] [--embed] [--real [NPY]]
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ from disentangle.sae.model import SAEConfig, TopKSAE
 from disentangle.search import Filters, Searcher, make_index, up
 
 D, N, K = 384, 3072, 32
+REAL = "../shared/data/embeddings-minilm/embeddings.npy"
+ANN_SETTINGS: list[tuple[str, dict[str, int]]] = [
+    ("hnsw", {"m": 32, "ef_construction": 80, "effort": 64}), ("ivf", {"effort": 16})]
 
 
 class StubEmbedder:
@@ -80,11 +87,36 @@ def recall_at_10(approx: np.ndarray, exact: np.ndarray) -> float:
     return float(np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact, strict=True)]))
 
 
+def ann_rows(corpus: np.ndarray, queries: np.ndarray) -> list[tuple[str, str, str, str]]:
+    """Build time, median query latency and recall@10 against exact, for each ANN setting."""
+    exact_rows = make_index(corpus).search(queries, 10)[1]
+    rows = []
+    for kind, options in ANN_SETTINGS:
+        start = time.perf_counter()
+        index = make_index(corpus, kind, **options)
+        build = time.perf_counter() - start
+        latency = median_ms(lambda i, index=index: index.search(queries[i % len(queries)], 10),
+                            len(queries))
+        recall = recall_at_10(index.search(queries, 10)[1], exact_rows)
+        rows.append((f"{kind} {options}", f"{build:.1f}", f"{latency:.2f}", f"{recall:.3f}"))
+    return rows
+
+
+def print_table(title: str, rows: list[tuple[str, str, str, str]]) -> None:
+    print(f"\n{title}\n")
+    print("| what | build (s) | latency (ms) | recall@10 vs exact |")
+    print("| --- | --- | --- | --- |")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=300_000)
     parser.add_argument("--queries", type=int, default=50)
     parser.add_argument("--embed", action="store_true", help="also time MiniLM query embedding")
+    parser.add_argument("--real", nargs="?", const=REAL, default=None,
+                        help="also measure ANN recall on these real embeddings (.npy)")
     args = parser.parse_args()
 
     sae = TopKSAE(SAEConfig(d=D, n=N, k=K), seed=0).eval()
@@ -113,16 +145,7 @@ def main() -> None:
         rows.append((f"exact {label}", "-", f"{median_ms(run, args.queries):.1f}", "1.000"))
 
     steered = np.stack([searcher.steer(q(i), edit)[2].vector for i in range(args.queries)])
-    exact_rows = searcher.index.search(steered, 10)[1]
-    for kind, options in [("hnsw", {"m": 32, "ef_construction": 80, "effort": 64}),
-                          ("ivf", {"effort": 16})]:
-        start = time.perf_counter()
-        index = make_index(emb, kind, **options)
-        build = time.perf_counter() - start
-        latency = median_ms(lambda i, index=index: index.search(steered[i % args.queries], 10),
-                            args.queries)
-        recall = recall_at_10(index.search(steered, 10)[1], exact_rows)
-        rows.append((f"{kind} {options}", f"{build:.1f}", f"{latency:.2f}", f"{recall:.3f}"))
+    rows += ann_rows(emb, steered)
 
     if args.embed:
         from disentangle.embed.minilm import MiniLMEmbedder
@@ -133,12 +156,14 @@ def main() -> None:
                      f"{median_ms(lambda i: embedder.embed([texts[i % len(texts)]]), 20):.1f}",
                      "-"))
 
-    print(f"\n{args.docs:,} docs × d={D}, SAE n={N} k={K}, {args.queries} queries, "
-          f"{torch.get_num_threads()} torch threads; median latency per query\n")
-    print("| what | build (s) | latency (ms) | recall@10 vs exact |")
-    print("| --- | --- | --- | --- |")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
+    print_table(f"{args.docs:,} synthetic docs × d={D}, SAE n={N} k={K}, {args.queries} "
+                f"queries, {torch.get_num_threads()} torch threads; median latency per query",
+                rows)
+    if args.real:
+        real = np.asarray(np.load(args.real, mmap_mode="r"), dtype=np.float32)
+        corpus, held_out = real[:-args.queries], real[-args.queries:]
+        print_table(f"real MiniLM embeddings: {len(corpus):,} abstracts, {len(held_out)} "
+                    "held-out abstracts as queries", ann_rows(corpus, held_out))
 
 
 if __name__ == "__main__":
