@@ -40,11 +40,11 @@ from disentangle.interpret import (
     plot_scores,
     summarize,
 )
-from disentangle.io import read_parquet, save_npy, write_json, write_parquet
+from disentangle.io import read_json, read_parquet, save_npy, write_json, write_parquet
 from disentangle.sae.checkpoint import check_compatible, load_sae
 from disentangle.sae.model import SAEConfig, TopKSAE
 from disentangle.sae.trainer import TrainConfig, TrainResult, train_sae
-from disentangle.search import Searcher
+from disentangle.search import FaissIndex, IndexKind, Searcher
 from disentangle.workspace import Workspace
 
 Progress = Callable[[int, int], None]
@@ -215,15 +215,35 @@ def codes_of(workspace: Workspace, name: str) -> SparseCodes:
 
 
 def searcher(workspace: Workspace, name: str | None = None,
-             embedder: Embedder | None = None) -> Searcher:
+             embedder: Embedder | None = None, index: IndexKind = "exact") -> Searcher:
     """A ready :class:`Searcher` over the workspace with the given (or latest) SAE, with
-    feature labels and families when ``interpret`` and ``families build`` have run."""
+    feature labels and families when ``interpret`` and ``families build`` have run.
+    ``index`` "hnsw" or "ivf" uses the workspace's approximate index, built on first use."""
     name, sae, _ = load_workspace_sae(workspace, name)
     families = workspace_families(workspace, name)
-    return Searcher(workspace.embeddings(), workspace.corpus(), sae, codes_of(workspace, name),
+    embeddings = workspace.embeddings()
+    return Searcher(embeddings, workspace.corpus(), sae, codes_of(workspace, name),
                     embedder or query_embedder(workspace), labels=feature_labels(workspace, name),
                     families={f.id: f.members for f in families},
-                    family_labels={f.id: f.label for f in families if f.label})
+                    family_labels={f.id: f.label for f in families if f.label},
+                    index=index if index == "exact" else ann_index(workspace, index))
+
+
+def ann_index(workspace: Workspace, kind: IndexKind) -> FaissIndex:
+    """The workspace's HNSW or IVF index over its embeddings: loaded from ``indexes/`` when it
+    was built from the current embeddings, else built (minutes for millions of rows) and
+    saved, the index file before the record that vouches for it."""
+    if kind not in ("hnsw", "ivf"):
+        raise DisentangleError(f"unknown approximate index {kind!r}; use hnsw or ivf")
+    embeddings = workspace.embeddings()
+    built_from = workspace.require("embeddings", "embed")
+    path, record_path = workspace.index_path(kind), workspace.index_path(kind).with_suffix(".json")
+    if path.exists() and record_path.exists() and read_json(record_path) == built_from:
+        return FaissIndex.load(path, embeddings, kind)
+    index = FaissIndex.build(embeddings, kind)
+    index.save(path)
+    write_json(record_path, built_from)
+    return index
 
 
 def workspace_families(workspace: Workspace, name: str) -> list[Family]:

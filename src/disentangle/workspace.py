@@ -92,6 +92,10 @@ class Workspace:
     def codes_dir(self, name: str) -> Path:
         return self.sae_dir(name) / "codes"
 
+    def index_path(self, kind: str) -> Path:
+        """Where the approximate (``hnsw``/``ivf``) search index of the embeddings lives."""
+        return self.root / "indexes" / f"{kind}.faiss"
+
     def sae_names(self) -> list[str]:
         """Names of the SAEs whose training finished (they have a model file)."""
         if not self.saes_root.exists():

@@ -69,6 +69,35 @@ def test_search_returns_topical_hits(built, capsys):
     assert result["query_features"], "the query's features are reported"
 
 
+def test_approximate_index_is_built_once_and_agrees_with_exact(built, capsys, monkeypatch):
+    _, ws = built
+    workspace = Workspace.open(ws)
+    runs = {}
+    for index in ("exact", "hnsw"):
+        capsys.readouterr()
+        assert main(["search", "galaxy halo", "-w", str(ws), "-k", "5", "--json",
+                     "--index", index]) == 0
+        runs[index] = [round(hit["score"], 5)
+                       for hit in json.loads(capsys.readouterr().out)["hits"]]
+    # 72 documents: the graph search is exact here (compared by score: the tiny corpus has
+    # documents with identical text, whose order among equals is arbitrary).
+    assert runs["hnsw"] == runs["exact"]
+    saved = workspace.index_path("hnsw")
+    assert saved.exists() and saved.with_suffix(".json").exists()
+
+    def no_build(*_args, **_kwargs):
+        raise AssertionError("the saved index should have been loaded")
+
+    monkeypatch.setattr(pipeline.FaissIndex, "build", no_build)
+    assert pipeline.ann_index(workspace, "hnsw").index.ntotal == 72
+    # Embeddings recorded anew (as after `disentangle embed` on a changed corpus): rebuilt.
+    monkeypatch.undo()
+    workspace.record("embeddings", {**workspace.stage("embeddings")})
+    before = saved.stat().st_mtime_ns
+    pipeline.ann_index(workspace, "hnsw")
+    assert saved.stat().st_mtime_ns != before
+
+
 def test_rerun_skips_finished_stages(built, capsys):
     _, ws = built
     capsys.readouterr()

@@ -60,7 +60,7 @@ def test_ann_recall_against_exact(world, kind):
     queries = emb[:50] + 0.05 * np.random.default_rng(1).standard_normal(emb[:50].shape)
     exact = ExactIndex(emb).search(queries, 10)[1]
     options = {"nlist": 16, "effort": 8} if kind == "ivf" else {"effort": 64}
-    index = FaissIndex(emb, kind=kind, **options)
+    index = FaissIndex.build(emb, kind=kind, **options)
     approx = index.search(queries, 10)[1]
     recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact, strict=True)])
     assert recall > 0.9

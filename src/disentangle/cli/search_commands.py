@@ -59,6 +59,9 @@ def search(
         help="Only documents where this feature is active.")] = [],  # noqa: B006
     exclude: Annotated[list[str], typer.Option(
         help="Only documents where this feature is silent.")] = [],  # noqa: B006
+    index: Annotated[str, typer.Option(
+        help="exact (default), or hnsw / ivf: approximate, for corpora in the millions; "
+             "built into the workspace on first use.")] = "exact",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Search the corpus; steer the query by raising or removing features and families."""
@@ -66,7 +69,9 @@ def search(
         raise DisentangleError(f"the query must have 1 to {MAX_QUERY_CHARS} characters")
     if not 1 <= k <= MAX_K:
         raise DisentangleError(f"-k must be between 1 and {MAX_K}, got {k}")
-    searcher = pipeline.searcher(Workspace.open(workspace), sae)
+    if index not in ("exact", "hnsw", "ivf"):
+        raise DisentangleError(f"unknown --index {index!r}; use exact, hnsw or ivf")
+    searcher = pipeline.searcher(Workspace.open(workspace), sae, index=index)
     filters = Filters.from_cli(years=years, categories=split_list(categories),
                                require=[_target(t) for t in require],
                                exclude=[_target(t) for t in exclude])

@@ -14,6 +14,7 @@ resumed run replays exactly what an uninterrupted one would have done.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import math
 from collections.abc import Callable
@@ -189,6 +190,25 @@ def _same_run(stored: dict[str, Any], meta: dict[str, Any]) -> bool:
     return defining(stored) == defining(meta)
 
 
+def retain_freed_memory() -> bool:
+    """Ask glibc to keep freed blocks of up to 1 GiB in its heap instead of unmapping them.
+
+    A CPU training step allocates and frees several ``[n, d]`` buffers (gradients, Adam's
+    temporaries, the decoder-gradient projection). glibc serves blocks above 32 MiB with a
+    fresh ``mmap`` and gives them back on free, so each step paid for faulting in and zeroing
+    new pages: at n = 9216, d = 1536 that was a fifth of the step (benchmarks/train_speed.py).
+    The cost is that the process keeps its peak memory until it exits. Returns whether the
+    setting took (False off glibc, e.g. on macOS, where nothing changes).
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    return bool(libc.mallopt(m_mmap_threshold, 1 << 30)) and bool(
+        libc.mallopt(m_trim_threshold, 1 << 30))
+
+
 def make_optimizer(sae: torch.nn.Module, lr: float) -> torch.optim.Adam:
     """The recipe's Adam, as one fused kernel per step: the unfused update makes several
     passes over both ``[n, d]`` matrices and was a third of a CPU training step (measured
@@ -358,6 +378,8 @@ def train_many(
             raise DisentangleError(f"only {len(train_rows)} training rows; embed more "
                                    "documents or lower val_fraction")
         device = torch.device(cfg.device)
+        if device.type == "cpu":
+            retain_freed_memory()
         runs = {i: _Run(spec, embeddings, train_rows, meta, device) for i, spec, meta in pending}
         _train_epochs(embeddings, list(runs.values()), train_rows, val_rows, on_progress)
         results.update({i: run.finish() for i, run in runs.items()})

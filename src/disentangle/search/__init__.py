@@ -9,7 +9,7 @@ from disentangle.search.evaluation import (
     target_feature,
 )
 from disentangle.search.filters import FeatureIndex, Filters, MetadataIndex, build_mask
-from disentangle.search.index import ExactIndex, FaissIndex, VectorIndex, make_index
+from disentangle.search.index import ExactIndex, FaissIndex, IndexKind, VectorIndex, make_index
 from disentangle.search.searcher import (
     Contribution,
     FeatureInfo,
@@ -30,6 +30,7 @@ __all__ = [
     "FeatureResolver",
     "Filters",
     "Hit",
+    "IndexKind",
     "MetadataIndex",
     "QueryEmbedder",
     "QuerySet",
