@@ -380,6 +380,10 @@ def train_many(
         device = torch.device(cfg.device)
         if device.type == "cpu":
             retain_freed_memory()
+        else:
+            # The encoder product runs under bf16 autocast; the remaining fp32 products (the
+            # sparse weight gradients, validation) may use TF32 tensor cores.
+            torch.set_float32_matmul_precision("high")
         runs = {i: _Run(spec, embeddings, train_rows, meta, device) for i, spec, meta in pending}
         _train_epochs(embeddings, list(runs.values()), train_rows, val_rows, on_progress)
         results.update({i: run.finish() for i, run in runs.items()})
