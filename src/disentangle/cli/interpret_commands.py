@@ -45,7 +45,7 @@ def interpret(
     features: Annotated[str | None, typer.Option(
         help="Only these features, e.g. 0-99 (default: all).")] = None,
     llm_config: Annotated[Path | None, typer.Option(
-        help="TOML file with an [llm] table (base_url, model, api_key_env, concurrency…); "
+        help="TOML file with an \\[llm] table (base_url, model, api_key_env, concurrency…); "
              "DISENTANGLE_LLM_* environment variables override it.")] = None,
 ) -> None:
     """Label every feature and score the labels on held-out abstracts (resumable)."""

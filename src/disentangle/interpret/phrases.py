@@ -1,7 +1,10 @@
 """Contrastive key phrases: what a feature's documents say that the corpus at large does not.
 
-Candidates are 1–3-word phrases inside runs of content words (stop words and punctuation end a
-run, LaTeX and math are removed first), counted once per document. A phrase scores by the
+Candidates are 1–4-word phrases inside runs of content words (stop words and punctuation end a
+run, LaTeX and math are removed first), counted once per document. A phrase that nearly always
+appears inside one longer phrase in the feature's documents ("chain monte carlo" inside
+"markov chain monte carlo", "carlo" inside "monte carlo") gives way to it, so labels are whole
+terms rather than fragments. A phrase scores by the
 z-score of its log-odds of appearing in a feature document versus a background document, each
 smoothed with a Beta prior centred on the background rate (Monroe et al.'s informative
 Dirichlet prior, in its per-document form). The prior keeps phrases seen in two documents from
@@ -19,7 +22,10 @@ from importlib import resources
 
 import numpy as np
 
-MAX_NGRAM = 3
+MAX_NGRAM = 4
+ABSORBED = 0.9
+"""A phrase found inside one longer phrase in at least this share of its feature documents is
+dropped in favour of the longer one."""
 
 _MATH = re.compile(r"\$\$.*?\$\$|\$[^$]*\$|\\\[.*?\\\]|\\\(.*?\\\)", re.DOTALL)
 _COMMAND = re.compile(r"\\[A-Za-z]+\*?|[{}^_~]")
@@ -108,7 +114,8 @@ def contrastive_phrases(
     ``foreground`` holds document frequencies over ``documents`` feature documents. Only
     phrases in at least ``min_documents`` of them compete, and only positive z-scores count.
     """
-    names = [p for p, c in foreground.items() if c >= min_documents]
+    absorbed = _absorbed(foreground)
+    names = [p for p, c in foreground.items() if c >= min_documents and p not in absorbed]
     if not names:
         return []
     y_f = np.array([foreground[p] for p in names], np.float64)
@@ -121,3 +128,16 @@ def contrastive_phrases(
     z = delta / np.sqrt(variance)
     order = np.argsort(-z, kind="stable")[:top]
     return [(names[i], float(z[i])) for i in order if z[i] > 0]
+
+
+def _absorbed(foreground: Counter[str]) -> set[str]:
+    """Phrases whose documents nearly all contain one particular one-word-longer phrase
+    (dropping the longer phrase's first or last word gives the shorter one)."""
+    longest_extension: dict[str, int] = {}
+    for phrase, count in foreground.items():
+        words = phrase.split(" ")
+        if len(words) < 2:
+            continue
+        for shorter in (" ".join(words[1:]), " ".join(words[:-1])):
+            longest_extension[shorter] = max(longest_extension.get(shorter, 0), count)
+    return {p for p, best in longest_extension.items() if best >= ABSORBED * foreground[p]}
