@@ -56,7 +56,13 @@ class SparseCodes:
         save_npy(directory / "values.npy", np.ascontiguousarray(self.values, dtype=np.float32))
         write_json(directory / "codes.json", {"n_features": self.n_features,
                                               "documents": len(self),
-                                              "k": int(self.indices.shape[1])})
+                                              "width": int(self.indices.shape[1]),
+                                              "mean_active": self.mean_active()})
+
+    def mean_active(self) -> float:
+        """Mean number of active features per document: ``k`` for top-k codes unless some
+        activations are exactly 0; BatchTopK's zero-padded codes average near ``k``."""
+        return float((np.asarray(self.values) > 0).sum(axis=1).mean()) if len(self) else 0.0
 
     @classmethod
     def load(cls, directory: Path) -> SparseCodes:

@@ -167,7 +167,8 @@ def encode(workspace: WorkspaceOption = DEFAULT_WORKSPACE, sae: SaeOption = None
     with progress_bar("encoding") as update:
         name, codes = pipeline.encode(Workspace.open(workspace), sae, on_progress=update)
     console.print(f"encoded {len(codes):,} documents with {name} "
-                  f"({codes.indices.shape[1]} features each, {codes.n_features} in all)")
+                  f"({codes.mean_active():.1f} active features per document on average, "
+                  f"{codes.n_features} in all)")
 
 
 def register(app: typer.Typer) -> None:
