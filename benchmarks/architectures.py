@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from train_speed import machine
 
+from disentangle.demo import shipped_embeddings
 from disentangle.metrics import ReconstructionAccumulator
 from disentangle.sae.losses import loss_fn
 from disentangle.sae.model import ARCHITECTURES, SAEConfig, TopKSAE
@@ -40,7 +41,6 @@ from disentangle.sae.trainer import (
 )
 from disentangle.sae.variants import build_sae, prefix_values
 
-REAL = Path("/work/shared/data/embeddings-minilm/embeddings.npy")
 BATCH = 1024
 LR = 1e-3
 """Higher than the paper's 1e-4 so a short run gets somewhere; the same for all three."""
@@ -108,7 +108,8 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=32)
     parser.add_argument("--epochs", type=int, default=30)
     args = parser.parse_args()
-    embeddings = np.asarray(np.load(REAL, mmap_mode="r")[:args.rows], dtype=np.float32)
+    embeddings = np.asarray(np.load(shipped_embeddings(), mmap_mode="r")[:args.rows],
+                            dtype=np.float32)
     d = embeddings.shape[1]
     configs = [SAEConfig(d=d, n=args.n, k=args.k, architecture=name) for name in ARCHITECTURES]
     sizes = configs[ARCHITECTURES.index("matryoshka")].prefixes or (args.n,)

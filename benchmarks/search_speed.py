@@ -24,11 +24,11 @@ import pyarrow as pa
 import torch
 
 from disentangle.codes import SparseCodes
+from disentangle.demo import shipped_embeddings
 from disentangle.sae.model import SAEConfig, TopKSAE
 from disentangle.search import Filters, Searcher, make_index, up
 
 D, N, K = 384, 3072, 32
-REAL = "../shared/data/embeddings-minilm/embeddings.npy"
 ANN_SETTINGS: list[tuple[str, dict[str, int]]] = [
     ("hnsw", {"m": 32, "ef_construction": 80, "effort": 64}), ("ivf", {"effort": 16})]
 
@@ -115,8 +115,9 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=300_000)
     parser.add_argument("--queries", type=int, default=50)
     parser.add_argument("--embed", action="store_true", help="also time MiniLM query embedding")
-    parser.add_argument("--real", nargs="?", const=REAL, default=None,
-                        help="also measure ANN recall on these real embeddings (.npy)")
+    parser.add_argument("--real", nargs="?", const="shipped", default=None,
+                        help="also measure ANN recall on real embeddings: this .npy, or by "
+                             "default the shared data's MiniLM vectors")
     args = parser.parse_args()
 
     sae = TopKSAE(SAEConfig(d=D, n=N, k=K), seed=0).eval()
@@ -160,7 +161,8 @@ def main() -> None:
                 f"queries, {torch.get_num_threads()} torch threads; median latency per query",
                 rows)
     if args.real:
-        real = np.asarray(np.load(args.real, mmap_mode="r"), dtype=np.float32)
+        path = shipped_embeddings() if args.real == "shipped" else args.real
+        real = np.asarray(np.load(path, mmap_mode="r"), dtype=np.float32)
         corpus, held_out = real[:-args.queries], real[-args.queries:]
         print_table(f"real MiniLM embeddings: {len(corpus):,} abstracts, {len(held_out)} "
                     "held-out abstracts as queries", ann_rows(corpus, held_out))

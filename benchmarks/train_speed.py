@@ -39,12 +39,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from disentangle.demo import shipped_embeddings
+from disentangle.errors import DisentangleError
 from disentangle.metrics import normalized_mse
 from disentangle.sae.losses import loss_fn
 from disentangle.sae.model import SAEConfig, TopKSAE
 from disentangle.sae.trainer import make_optimizer, retain_freed_memory, update_parameters
 
-REAL = Path("/work/shared/data/embeddings-minilm/embeddings.npy")
 DEFAULT_CONFIGS = "384:1536:16,384:1536:64,384:2304:16,384:2304:64,1536:9216:16,1536:9216:64"
 BATCH = 1024
 LR = 1e-3
@@ -56,8 +57,12 @@ EVAL_ROWS = 4096
 def data(d: int) -> tuple[np.ndarray, str]:
     """Real MiniLM embeddings for d=384; otherwise unit-norm synthetic vectors made of 32
     random directions (out of 4d) plus noise, so top-k has structure to find."""
-    if d == 384 and REAL.exists():
-        return np.asarray(np.load(REAL, mmap_mode="r")[:40_000], dtype=np.float32), "real MiniLM"
+    if d == 384:
+        try:
+            real = np.load(shipped_embeddings(), mmap_mode="r")
+            return np.asarray(real[:40_000], dtype=np.float32), "real MiniLM"
+        except DisentangleError:
+            pass  # no shared data here: synthetic vectors below
     rng = np.random.default_rng(0)
     atoms = rng.standard_normal((4 * d, d)).astype(np.float32)
     atoms /= np.linalg.norm(atoms, axis=1, keepdims=True)

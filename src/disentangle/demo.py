@@ -55,6 +55,12 @@ def find_data_dir(explicit: Path | None) -> Path:
                            "--corpus FILE")
 
 
+def shipped_embeddings(data_dir: Path | None = None) -> Path:
+    """The precomputed MiniLM embeddings in the shared data (benchmarks use them as real
+    vectors); a one-line error when the shared data is not found."""
+    return find_data_dir(data_dir) / PRECOMPUTED / "embeddings.npy"
+
+
 def load_demo_corpus(data: DemoData) -> tuple[LoadReport, list[str], dict | None]:
     """The demo corpus, the paths it came from, and the precomputed-embedding spec if used."""
     if data.corpus is not None:
