@@ -221,8 +221,7 @@ def searcher(workspace: Workspace, name: str | None = None,
     ``index`` "hnsw" or "ivf" uses the workspace's approximate index, built on first use."""
     name, sae, _ = load_workspace_sae(workspace, name)
     families = workspace_families(workspace, name)
-    embeddings = workspace.embeddings()
-    return Searcher(embeddings, workspace.corpus(), sae, codes_of(workspace, name),
+    return Searcher(workspace.embeddings(), workspace.corpus(), sae, codes_of(workspace, name),
                     embedder or query_embedder(workspace), labels=feature_labels(workspace, name),
                     families={f.id: f.members for f in families},
                     family_labels={f.id: f.label for f in families if f.label},
@@ -234,7 +233,8 @@ def ann_index(workspace: Workspace, kind: IndexKind) -> FaissIndex:
     was built from the current embeddings, else built (minutes for millions of rows) and
     saved, the index file before the record that vouches for it."""
     if kind not in ("hnsw", "ivf"):
-        raise DisentangleError(f"unknown approximate index {kind!r}; use hnsw or ivf")
+        raise DisentangleError(f"unknown search index {kind!r}; use exact, or hnsw or ivf "
+                               "(approximate)")
     embeddings = workspace.embeddings()
     built_from = workspace.require("embeddings", "embed")
     path, record_path = workspace.index_path(kind), workspace.index_path(kind).with_suffix(".json")

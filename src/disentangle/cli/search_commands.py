@@ -69,8 +69,6 @@ def search(
         raise DisentangleError(f"the query must have 1 to {MAX_QUERY_CHARS} characters")
     if not 1 <= k <= MAX_K:
         raise DisentangleError(f"-k must be between 1 and {MAX_K}, got {k}")
-    if index not in ("exact", "hnsw", "ivf"):
-        raise DisentangleError(f"unknown --index {index!r}; use exact, hnsw or ivf")
     searcher = pipeline.searcher(Workspace.open(workspace), sae, index=index)
     filters = Filters.from_cli(years=years, categories=split_list(categories),
                                require=[_target(t) for t in require],
