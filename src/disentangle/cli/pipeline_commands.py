@@ -19,7 +19,13 @@ from disentangle.cli.options import (
     split_list,
 )
 from disentangle.cli.progress import console, progress_bar
-from disentangle.corpus import CorpusFilter, FieldMap, load_corpus, parse_year_range
+from disentangle.corpus import (
+    CorpusFilter,
+    FieldMap,
+    load_corpus,
+    parse_year_range,
+    read_id_list,
+)
 from disentangle.errors import DisentangleError
 from disentangle.sae.model import SAEConfig
 from disentangle.sae.trainer import TrainConfig
@@ -45,13 +51,9 @@ def ingest(
     skip_bad: Annotated[bool, typer.Option(help="Skip malformed rows and count them.")] = False,
 ) -> None:
     """Load a corpus of abstracts into a workspace."""
-    id_set = None
-    if ids is not None:
-        if not ids.exists():
-            raise DisentangleError(f"id list {ids} does not exist; pass an existing --ids file")
-        id_set = frozenset(line.strip() for line in ids.read_text().splitlines() if line.strip())
     filters = CorpusFilter(categories=split_list(categories), primary_only=primary_only,
-                           years=parse_year_range(years) if years else None, ids=id_set,
+                           years=parse_year_range(years) if years else None,
+                           ids=read_id_list(ids) if ids is not None else None,
                            sample=sample, limit=limit, seed=seed)
     report = load_corpus(corpus, fields=FieldMap.parse(fields) if fields else FieldMap(),
                          filters=filters, skip_bad=skip_bad, format=file_format)
