@@ -20,10 +20,15 @@ import pyarrow as pa
 import torch
 from scipy import sparse
 
-from disentangle.io import load_npy, read_json, save_npy, write_json
+from disentangle.io import DamagedFile, artifact, load_npy, read_json, save_npy, write_json
 from disentangle.sae.model import TopKSAE
 
 ENCODE_BATCH = 4096
+_REENCODE = "delete {folder} and run `disentangle encode --sae {sae}` again"
+INDICES = artifact("indices.npy", _REENCODE)
+VALUES = artifact("values.npy", _REENCODE)
+CODES_META = artifact("codes.json", _REENCODE)
+FEATURE_STATS = artifact("feature_stats.parquet", _REENCODE)
 
 
 @dataclass
@@ -52,9 +57,9 @@ class SparseCodes:
         )
 
     def save(self, directory: Path) -> None:
-        save_npy(directory / "indices.npy", np.ascontiguousarray(self.indices, dtype=np.int32))
-        save_npy(directory / "values.npy", np.ascontiguousarray(self.values, dtype=np.float32))
-        write_json(directory / "codes.json", {"n_features": self.n_features,
+        save_npy(directory / INDICES, np.ascontiguousarray(self.indices, dtype=np.int32))
+        save_npy(directory / VALUES, np.ascontiguousarray(self.values, dtype=np.float32))
+        write_json(directory / CODES_META, {"n_features": self.n_features,
                                               "documents": len(self),
                                               "width": int(self.indices.shape[1]),
                                               "mean_active": self.mean_active()})
@@ -66,9 +71,17 @@ class SparseCodes:
 
     @classmethod
     def load(cls, directory: Path) -> SparseCodes:
-        meta = read_json(directory / "codes.json")
-        return cls(load_npy(directory / "indices.npy"), load_npy(directory / "values.npy"),
-                   int(meta["n_features"]))
+        meta = read_json(directory / CODES_META)
+        indices, values = load_npy(directory / INDICES), load_npy(directory / VALUES)
+        try:
+            n_features, documents = int(meta["n_features"]), int(meta["documents"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise DamagedFile(directory / CODES_META, f"no valid {error}") from None
+        for path, array in ((INDICES, indices), (VALUES, values)):
+            if array.ndim != 2 or array.shape[0] != documents:
+                raise DamagedFile(directory / path, f"shape {array.shape}, but {CODES_META} "
+                                  f"says {documents} documents")
+        return cls(indices, values, n_features)
 
 
 @torch.no_grad()

@@ -55,7 +55,8 @@ def ingest(workspace: Workspace, report: LoadReport, sources: list[str]) -> dict
     table = report.table
     digest = corpus_hash(table)
     previous = workspace.stage("corpus")
-    if previous is not None and previous["corpus_hash"] == digest:
+    if previous is not None and previous["corpus_hash"] == digest \
+            and workspace.corpus_path.exists():
         return {**previous, "skipped": True}
     write_parquet(workspace.corpus_path, table)
     info = {"documents": table.num_rows, "corpus_hash": digest, "sources": sources,
@@ -185,7 +186,7 @@ def encode(
     previous = workspace.stage(stage)
     codes_dir = workspace.codes_dir(name)
     if (previous is not None and previous["corpus_hash"] == workspace.corpus_hash()
-            and previous["model_hash"] == model_hash):
+            and previous["model_hash"] == model_hash and codes_dir.is_dir()):
         return name, SparseCodes.load(codes_dir)
     embeddings = workspace.embeddings()
     total, done = embeddings.shape[0], 0

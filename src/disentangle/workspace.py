@@ -26,10 +26,18 @@ import numpy as np
 import pyarrow as pa
 
 from disentangle.errors import DisentangleError
-from disentangle.io import load_npy, read_json, read_parquet, write_json
+from disentangle.io import DamagedFile, artifact, load_npy, read_json, read_parquet, write_json
 
 SCHEMA_VERSION = 1
-MANIFEST_NAME = "manifest.json"
+MANIFEST_NAME = artifact("manifest.json", "delete it and run the stages again from `disentangle "
+                         "ingest` (finished work is found and reused)")
+CORPUS_NAME = artifact("corpus.parquet", "delete it and run `disentangle ingest` again")
+EMBEDDINGS_NAME = artifact("embeddings.npy", "delete it and run `disentangle embed` again "
+                           "(cached vectors are reused)")
+FEATURES_NAME = artifact("features.parquet", "delete it and run `disentangle interpret --sae "
+                         "{sae}` again (finished batches are reused)")
+FAMILIES_NAME = artifact("families.parquet", "delete it and run `disentangle families build "
+                         "--sae {sae}` again")
 
 
 class Workspace:
@@ -70,11 +78,11 @@ class Workspace:
 
     @property
     def corpus_path(self) -> Path:
-        return self.root / "corpus.parquet"
+        return self.root / CORPUS_NAME
 
     @property
     def embeddings_path(self) -> Path:
-        return self.root / "embeddings.npy"
+        return self.root / EMBEDDINGS_NAME
 
     @property
     def cache_root(self) -> Path:
@@ -120,6 +128,8 @@ class Workspace:
     # -- manifest ------------------------------------------------------------------------
     def manifest(self) -> dict[str, Any]:
         manifest = read_json(self.manifest_path)
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("stages"), dict):
+            raise DamagedFile(self.manifest_path, "not a manifest: no stages record")
         version = manifest.get("schema_version")
         if version != SCHEMA_VERSION:
             raise DisentangleError(f"workspace {self.root} has schema version {version}, this "

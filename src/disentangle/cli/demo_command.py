@@ -13,6 +13,7 @@ from rich.table import Table
 
 from disentangle import pipeline
 from disentangle.analysis import families
+from disentangle.cli.options import writes_workspace
 from disentangle.cli.pipeline_commands import print_training_summary, run_training
 from disentangle.cli.progress import console, progress_bar
 from disentangle.cli.search_commands import print_search
@@ -31,6 +32,7 @@ from disentangle.sae.trainer import TrainConfig
 from disentangle.workspace import Workspace
 
 
+@writes_workspace("demo", create=True)
 def demo(
     workspace: Annotated[Path, typer.Option(
         "--workspace", "-w", help="Where the demo workspace goes.")] = Path("ws-demo"),

@@ -7,7 +7,13 @@ from typing import Annotated
 import typer
 
 from disentangle import pipeline
-from disentangle.cli.options import DEFAULT_WORKSPACE, SaeOption, WorkspaceOption, split_list
+from disentangle.cli.options import (
+    DEFAULT_WORKSPACE,
+    SaeOption,
+    WorkspaceOption,
+    split_list,
+    writes_workspace,
+)
 from disentangle.cli.progress import console
 from disentangle.io import write_json, write_parquet, write_text
 from disentangle.search import evaluate_steering, load_query_set, summary_markdown
@@ -18,6 +24,7 @@ eval_app = typer.Typer(help="Evaluate what the workspace's SAE lets users do.",
 
 
 @eval_app.command("steering")
+@writes_workspace("eval steering")
 def steering(
     workspace: WorkspaceOption = DEFAULT_WORKSPACE,
     sae: SaeOption = None,

@@ -13,7 +13,13 @@ from rich.table import Table
 from disentangle.analysis import compare as comparison
 from disentangle.analysis import families as family_store
 from disentangle.analysis import trends as trend_analysis
-from disentangle.cli.options import DEFAULT_WORKSPACE, SaeOption, WorkspaceOption, top_rows
+from disentangle.cli.options import (
+    DEFAULT_WORKSPACE,
+    SaeOption,
+    WorkspaceOption,
+    top_rows,
+    writes_workspace,
+)
 from disentangle.cli.progress import console, progress_bar
 from disentangle.corpus import parse_year_range
 from disentangle.families import DEFAULT_THRESHOLD
@@ -27,6 +33,7 @@ SHARED_INIT = 0.5
 
 
 @families_app.command("build")
+@writes_workspace("families build")
 def build(
     workspace: WorkspaceOption = DEFAULT_WORKSPACE,
     sae: SaeOption = None,
@@ -125,6 +132,7 @@ def show_family(
     console.print("\n".join(lines), highlight=False, markup=False)
 
 
+@writes_workspace("compare")
 def compare(
     saes: Annotated[list[str], typer.Argument(help="SAE names, e.g. n1536-k32 n3072-k32.")],
     workspace: WorkspaceOption = DEFAULT_WORKSPACE,
@@ -170,6 +178,7 @@ def compare(
                                        [result.out_dir / "compare.json", *result.figures]))
 
 
+@writes_workspace("trends")
 def trends(
     workspace: WorkspaceOption = DEFAULT_WORKSPACE,
     sae: SaeOption = None,

@@ -10,7 +10,13 @@ import typer
 from rich.table import Table
 
 from disentangle import pipeline
-from disentangle.cli.options import DEFAULT_WORKSPACE, SaeOption, WorkspaceOption, top_rows
+from disentangle.cli.options import (
+    DEFAULT_WORKSPACE,
+    SaeOption,
+    WorkspaceOption,
+    top_rows,
+    writes_workspace,
+)
 from disentangle.cli.progress import console, progress_bar
 from disentangle.errors import DisentangleError
 from disentangle.interpret import feature_row, find_features, format_feature, format_summary
@@ -36,6 +42,7 @@ def parse_feature_ranges(text: str) -> list[int]:
     return features
 
 
+@writes_workspace("interpret")
 def interpret(
     workspace: WorkspaceOption = DEFAULT_WORKSPACE,
     sae: SaeOption = None,

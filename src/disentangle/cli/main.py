@@ -9,9 +9,9 @@ from __future__ import annotations
 import sys
 
 import typer
-from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 from rich.console import Console
 from rich.text import Text
+from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 
 from disentangle.cli import (
     demo_command,

@@ -17,6 +17,7 @@ from disentangle.cli.options import (
     WorkspaceOption,
     parse_prefixes,
     split_list,
+    writes_workspace,
 )
 from disentangle.cli.progress import console, progress_bar
 from disentangle.corpus import (
@@ -32,6 +33,7 @@ from disentangle.sae.trainer import TrainConfig
 from disentangle.workspace import Workspace
 
 
+@writes_workspace("ingest", create=True)
 def ingest(
     corpus: Annotated[list[Path], typer.Argument(help="JSONL(.gz), CSV or Parquet file(s).")],
     workspace: WorkspaceOption = DEFAULT_WORKSPACE,
@@ -64,6 +66,7 @@ def ingest(
                   f"duplicates {report.duplicates:,}, malformed skipped {report.skipped_bad:,})")
 
 
+@writes_workspace("embed")
 def embed(
     workspace: WorkspaceOption = DEFAULT_WORKSPACE,
     embedder: Annotated[str, typer.Option(help="minilm, openai or precomputed.")] = "minilm",
@@ -116,6 +119,7 @@ def embedder_spec(kind: str, *, runtime: str | None = None, model: str | None = 
     raise DisentangleError(f"unknown embedder {kind!r}; use minilm, openai or precomputed")
 
 
+@writes_workspace("train")
 def train(
     workspace: WorkspaceOption = DEFAULT_WORKSPACE,
     n: Annotated[int, typer.Option(help="Dictionary size (number of features).")] = 3072,
@@ -164,6 +168,7 @@ def print_training_summary(name: str, history: list[dict]) -> None:
     console.print(table)
 
 
+@writes_workspace("encode")
 def encode(workspace: WorkspaceOption = DEFAULT_WORKSPACE, sae: SaeOption = None) -> None:
     """Encode every document into its top-k features, with per-feature statistics."""
     with progress_bar("encoding") as update:

@@ -14,6 +14,7 @@ from disentangle.cli.options import (
     PrefixesOption,
     WorkspaceOption,
     parse_prefixes,
+    writes_workspace,
 )
 from disentangle.cli.progress import console, progress_bar
 from disentangle.io import write_json
@@ -23,6 +24,7 @@ from disentangle.sae.trainer import TrainConfig
 from disentangle.workspace import Workspace
 
 
+@writes_workspace("sweep")
 def sweep(
     workspace: WorkspaceOption = DEFAULT_WORKSPACE,
     n: Annotated[str, typer.Option(

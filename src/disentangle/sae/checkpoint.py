@@ -13,21 +13,24 @@ Layout of ``out_dir`` (every file written atomically):
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from disentangle.errors import DisentangleError
-from disentangle.io import atomic_path, read_json, write_json
+from disentangle.io import DamagedFile, artifact, atomic_path, checked_read, read_json, write_json
 from disentangle.sae.model import SAEConfig, TopKSAE
 from disentangle.sae.variants import build_sae
 
-CONFIG = "config.json"
-STATE = "state.pt"
-METRICS = "metrics.json"
-WEIGHTS = "model.safetensors"
+_RETRAIN = "delete {folder} and run `disentangle train --name {sae}` again with its settings"
+CONFIG = artifact("config.json", _RETRAIN)
+STATE = artifact("state.pt", _RETRAIN)
+METRICS = artifact("metrics.json", _RETRAIN)
+WEIGHTS = artifact("model.safetensors", _RETRAIN)
 
 
 def read_config(out_dir: Path) -> dict[str, Any] | None:
@@ -50,7 +53,10 @@ def save_state(out_dir: Path, state: dict[str, Any]) -> None:
 
 def load_state(out_dir: Path) -> dict[str, Any] | None:
     path = out_dir / STATE
-    return torch.load(path, map_location="cpu", weights_only=True) if path.exists() else None
+    if not path.exists():
+        return None
+    return checked_read(path, lambda p: torch.load(p, map_location="cpu", weights_only=True),
+                        (RuntimeError, pickle.UnpicklingError))
 
 
 def save_weights(out_dir: Path, sae: TopKSAE) -> None:
@@ -73,8 +79,18 @@ def load_sae(directory: str | os.PathLike[str], device: str = "cpu") -> tuple[To
             "train one first or point at the right directory"
         )
     meta = read_config(directory)
-    sae = build_sae(SAEConfig(**meta["sae"]))
-    sae.load_state_dict(load_file(os.fspath(directory / WEIGHTS)))
+    try:
+        config = SAEConfig(**meta["sae"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise DamagedFile(directory / CONFIG, f"no valid SAE config: {error}") from None
+    sae = build_sae(config)
+    weights = checked_read(directory / WEIGHTS, lambda p: load_file(os.fspath(p)),
+                           (SafetensorError,))
+    try:
+        sae.load_state_dict(weights)
+    except RuntimeError as error:  # weights of another shape than config.json describes
+        raise DamagedFile(directory / WEIGHTS, f"does not match {CONFIG}: "
+                          f"{str(error).splitlines()[-1].strip()}") from None
     return sae.to(device).eval(), meta
 
 

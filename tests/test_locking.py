@@ -1,0 +1,63 @@
+"""One writer per workspace: a second is refused naming the first; a killed one leaves no lock."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from disentangle.errors import DisentangleError
+from disentangle.locking import LOCK_NAME, writer_lock
+
+HOLD = """
+import sys, time
+from disentangle.locking import writer_lock
+with writer_lock(sys.argv[1], "train"):
+    print("locked", flush=True)
+    time.sleep(60)
+"""
+
+
+def hold_lock(root):
+    """A separate process holding the writer lock of ``root`` (until killed)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(root)], stdout=subprocess.PIPE,
+                              text=True, env=env)
+    assert holder.stdout.readline().strip() == "locked"
+    return holder
+
+
+def test_second_writer_is_refused_naming_the_first(tmp_path):
+    holder = hold_lock(tmp_path)
+    try:
+        with pytest.raises(DisentangleError, match=rf"in use by pid {holder.pid} "
+                                                   r"\(`disentangle train`\); wait for it"):
+            with writer_lock(tmp_path, "encode"):
+                pass
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_lock_of_a_killed_writer_is_free_at_once(tmp_path):
+    holder = hold_lock(tmp_path)
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.wait()
+    assert (tmp_path / LOCK_NAME).exists()  # the file stays; the kernel dropped the lock
+    started = time.monotonic()
+    with writer_lock(tmp_path, "train"):
+        assert time.monotonic() - started < 1
+
+
+def test_lock_is_reentrant_and_leaves_missing_workspaces_alone(tmp_path):
+    with writer_lock(tmp_path, "demo"), writer_lock(tmp_path, "ingest"):
+        pass
+    with writer_lock(tmp_path, "train"):
+        pass
+    with writer_lock(tmp_path / "absent", "train"):
+        pass
+    assert not (tmp_path / "absent").exists()
+    with writer_lock(tmp_path / "new", "ingest", create=True):
+        assert (tmp_path / "new").is_dir()
