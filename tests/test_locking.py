@@ -32,10 +32,9 @@ def hold_lock(root):
 def test_second_writer_is_refused_naming_the_first(tmp_path):
     holder = hold_lock(tmp_path)
     try:
-        with pytest.raises(DisentangleError, match=rf"in use by pid {holder.pid} "
-                                                   r"\(`disentangle train`\); wait for it"):
-            with writer_lock(tmp_path, "encode"):
-                pass
+        refused = rf"in use by pid {holder.pid} \(`disentangle train`\); wait for it"
+        with pytest.raises(DisentangleError, match=refused), writer_lock(tmp_path, "encode"):
+            pass
     finally:
         holder.kill()
         holder.wait()
