@@ -133,6 +133,12 @@ def test_search_without_labels_or_families(bare_client):
     ({"q": QUERY, "fe": ["9:up1"]}, "no family"),
     ({"q": QUERY, "mode": "sideways"}, "pattern"),
     ({"q": QUERY, "year": "last year"}, "not understood"),
+    ({"q": QUERY, "e": ["²:1"]}, "'²'"),
+    ({"q": QUERY, "fe": ["²:1"]}, "'²'"),
+    ({"q": QUERY, "require": ["²"]}, "'²'"),
+    ({"q": QUERY, "exclude": ["9" * 5000]}, "too large"),
+    ({"q": QUERY, "e": ["9" * 5000 + ":1"]}, "too large"),
+    ({"q": QUERY, "fe": ["9" * 5000 + ":1"]}, "too large"),
 ])
 def test_bad_search_input_is_a_clear_422(rich_client, params, message):
     response = rich_client.get("/api/search", params=params)
@@ -161,6 +167,12 @@ def test_lookup_by_label_id_and_family(rich_client, workspaces):
 def test_lookup_without_labels_matches_titles(bare_client):
     found = bare_client.get("/api/features/lookup", params={"q": "exoplanet", "limit": 3}).json()
     assert found["matched_on"] == "top titles" and 1 <= len(found["features"]) <= 3
+
+
+@pytest.mark.parametrize("q", ["²", "٣", "9" * 200])
+def test_lookup_of_non_ascii_or_huge_numbers_is_no_500(bare_client, q):
+    response = bare_client.get("/api/features/lookup", params={"q": q})
+    assert response.status_code in (200, 422), response.text
 
 
 @pytest.mark.parametrize("params", [{"q": ""}, {"q": "x" * 201}, {"q": "a", "limit": 0},

@@ -193,6 +193,8 @@ def test_malformed_json_line_names_file_and_line(tmp_path: Path) -> None:
         ({"id": "z", "title": "T"}, "missing field 'abstract'"),
         ({"id": 7, "title": "T", "abstract": "A"}, "field 'id' should be text"),
         ({"id": "z", "title": "T", "abstract": "A", "year": "soon"}, "should be a year"),
+        ({"id": "z", "title": "T", "abstract": "A", "year": "²"}, "should be a year"),
+        ({"id": "z", "title": "T", "abstract": "A", "year": "9" * 5000}, "should be a year"),
         ({"id": "z", "title": "T", "abstract": "A", "categories": 3}, "categories"),
         ('["a list"]', "expected a JSON object"),
     ],

@@ -25,7 +25,7 @@ from disentangle.errors import DisentangleError
 from disentangle.families import Family
 from disentangle.families.matching import best_match, splits, unit_rows
 from disentangle.io import read_parquet
-from disentangle.search import Edit, Filters, Searcher, parse_edit
+from disentangle.search import Edit, Filters, Searcher, parse_edit, parse_id, parse_target
 from disentangle.search.steer import MODES
 from disentangle.workspace import Workspace
 
@@ -104,8 +104,8 @@ class SearchRequest:
 
     def filters(self) -> Filters | None:
         filters = Filters.from_cli(years=self.years, categories=self.categories,
-                                   require=[_target(t) for t in self.require],
-                                   exclude=[_target(t) for t in self.exclude])
+                                   require=[parse_target(t) for t in self.require],
+                                   exclude=[parse_target(t) for t in self.exclude])
         return None if filters.empty else filters
 
 
@@ -225,8 +225,7 @@ class AppService:
                 weight[family] = weight.get(family, 0.0) + value
         chosen = sorted(weight, key=lambda f: (-weight[f], f))[:FAMILY_SLIDERS]
         for text in family_edits:
-            target = _target(text.rpartition(":")[0])
-            family = target if isinstance(target, int) else None
+            family = parse_id(text.rpartition(":")[0])
             if family in self.families and family not in chosen:
                 chosen.append(family)
         return [{**self.family_summary(f), "overlap": weight.get(f, 0.0)} for f in chosen]
@@ -236,8 +235,9 @@ class AppService:
         ``text``; an id matches itself. Powers "add a feature by typing its label"."""
         needle = text.strip().lower()
         found: list[int] = []
-        if needle.isdigit() and int(needle) < self.n_features:
-            found.append(int(needle))
+        ident = parse_id(needle)
+        if ident is not None and ident < self.n_features:
+            found.append(ident)
         for feature in range(self.n_features):
             if len(found) >= limit:
                 break
@@ -396,10 +396,6 @@ class AppService:
 
     def map(self) -> dict[str, Any]:
         return self._map
-
-
-def _target(text: str) -> int | str:
-    return int(text) if text.strip().isdigit() else text.strip()
 
 
 def _snippet(text: str) -> str:

@@ -1,6 +1,15 @@
 """Steerable semantic search over SAE features: edits, steering modes, filters, indexes."""
 
-from disentangle.search.edits import Edit, FeatureResolver, ResolvedEdit, down, parse_edit, up
+from disentangle.search.edits import (
+    Edit,
+    FeatureResolver,
+    ResolvedEdit,
+    down,
+    parse_edit,
+    parse_id,
+    parse_target,
+    up,
+)
 from disentangle.search.evaluation import (
     QuerySet,
     evaluate_steering,
@@ -45,6 +54,8 @@ __all__ = [
     "load_query_set",
     "make_index",
     "parse_edit",
+    "parse_id",
+    "parse_target",
     "steer",
     "summary_markdown",
     "target_feature",

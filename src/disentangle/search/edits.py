@@ -19,7 +19,28 @@ from disentangle.errors import DisentangleError
 EditOp = Literal["set", "scale", "add", "remove", "raise"]
 OPS: tuple[str, ...] = ("set", "scale", "add", "remove", "raise")
 MAX_CANDIDATES = 8
+MAX_ID_DIGITS = 9
 K = TypeVar("K")
+
+
+def parse_id(text: str) -> int | None:
+    """``text`` as a feature or family id, or None when it is not a number.
+
+    Only ASCII digits count (``str.isdigit`` also accepts "²", which ``int`` rejects), and at
+    most ``MAX_ID_DIGITS`` of them (a 5,000-digit id exceeds Python's int-parsing limit)."""
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()):
+        return None
+    if len(text) > MAX_ID_DIGITS:
+        raise DisentangleError(f"id {text[:MAX_ID_DIGITS]}… is too large; ids have at most "
+                               f"{MAX_ID_DIGITS} digits")
+    return int(text)
+
+
+def parse_target(text: str) -> int | str:
+    """A feature or family named by number becomes its id; anything else is a label."""
+    ident = parse_id(text)
+    return text.strip() if ident is None else ident
 
 
 @dataclass(frozen=True)
@@ -85,7 +106,7 @@ def parse_edit(text: str, family: bool = False) -> Edit:
     if not sep or not target_text.strip():
         raise DisentangleError(
             f"edit {text!r} is not understood; write FEATURE:VALUE, e.g. 812:2.5 or galaxies:x0.5")
-    target: int | str = int(target_text) if target_text.strip().isdigit() else target_text.strip()
+    target = parse_target(target_text)
     value_text = value_text.strip().lower()
     try:
         if value_text in ("off", "remove", "0"):
@@ -124,8 +145,8 @@ class FeatureResolver:
 
     def feature(self, target: int | str) -> int:
         """A feature id from an id, a numeric string or a label."""
-        if isinstance(target, str) and target.strip().isdigit():
-            target = int(target)
+        if isinstance(target, str):
+            target = parse_target(target)
         if isinstance(target, int):
             if not 0 <= target < self.n_features:
                 raise DisentangleError(
@@ -141,8 +162,9 @@ class FeatureResolver:
         for key in (target, str(target)):
             if key in self.families:
                 return self.families[key]
-        if isinstance(target, str) and target.strip().isdigit() and int(target) in self.families:
-            return self.families[int(target)]
+        ident = parse_id(target) if isinstance(target, str) else None
+        if ident is not None and ident in self.families:
+            return self.families[ident]
         names = {key: self.family_labels.get(key, str(key)) for key in self.families}
         return self.families[_match(str(target), names, "family",
                                     "run `disentangle families` to list them")]
