@@ -10,6 +10,7 @@ answer says so instead of failing.
 from __future__ import annotations
 
 import math
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -44,23 +45,33 @@ NEIGHBOURS = 8
 
 class CachedEmbedder:
     """Memoises query embeddings: moving a slider re-runs the same query text, and embedding
-    it again is the largest cost of a steered search."""
+    it again is the largest cost of a steered search. Thread-safe (the server answers from
+    several worker threads); the embedding itself runs outside the lock."""
 
     def __init__(self, embedder: Any, size: int = QUERY_CACHE_SIZE) -> None:
         self.embedder = embedder
         self.size = size
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        found: dict[str, np.ndarray] = {}
+        with self._lock:
+            for text in dict.fromkeys(texts):
+                if text in self._cache:
+                    self._cache.move_to_end(text)
+                    found[text] = self._cache[text]
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
         if missing:
             for text, vector in zip(missing, self.embedder.embed(missing), strict=True):
-                self._cache[text] = np.asarray(vector, np.float32)
-        for text in texts:
-            self._cache.move_to_end(text)
-        while len(self._cache) > self.size:
-            self._cache.popitem(last=False)
-        return np.stack([self._cache[t] for t in texts])
+                found[text] = np.asarray(vector, np.float32)
+            with self._lock:
+                for text in missing:
+                    self._cache[text] = found[text]
+                    self._cache.move_to_end(text)
+                while len(self._cache) > self.size:
+                    self._cache.popitem(last=False)
+        return np.stack([found[t] for t in texts])
 
 
 @dataclass(frozen=True)
@@ -143,8 +154,11 @@ class AppService:
         return cls(searcher, name, scores, families, _larger_saes(workspace, name, model))
 
     def warm(self) -> None:
-        """Compute the per-feature titles and the map now, so no request pays for them."""
-        self._map  # noqa: B018 -- a cached property; reading it computes it
+        """Compute the per-feature titles and the map and load the query embedder now, so no
+        request pays for them (and concurrent first requests do not load it twice)."""
+        self._map  # noqa: B018 -- cached properties; reading them computes them
+        self._split_maps  # noqa: B018
+        self.searcher.embedder.embed(["warm-up query"])
 
     # -- small shared pieces -----------------------------------------------------------------
 

@@ -80,12 +80,16 @@ def embed(
     vectors: Annotated[Path | None, typer.Option(help="precomputed: .npy of vectors.")] = None,
     vector_ids: Annotated[Path | None, typer.Option(
         "--vector-ids", help="precomputed: ids, one per line, aligned with --vectors.")] = None,
+    normalized: Annotated[bool, typer.Option(
+        "--normalized/--not-normalized",
+        help="precomputed: whether the vectors are unit length (checked row by row).")] = True,
     replace: Annotated[bool, typer.Option(
         help="Allow replacing embeddings made by another embedder.")] = False,
 ) -> None:
     """Embed the corpus (cached by content: re-runs and grown corpora embed only what is new)."""
     spec = embedder_spec(embedder, runtime=runtime, model=model, base_url=base_url,
-                         dimensions=dimensions, vectors=vectors, vector_ids=vector_ids)
+                         dimensions=dimensions, vectors=vectors, vector_ids=vector_ids,
+                         normalized=normalized)
     with progress_bar("embedding") as update:
         info = pipeline.embed(Workspace.open(workspace), spec, replace=replace,
                               on_progress=update)
@@ -100,7 +104,8 @@ def embed(
 
 def embedder_spec(kind: str, *, runtime: str | None = None, model: str | None = None,
                   base_url: str | None = None, dimensions: int | None = None,
-                  vectors: Path | None = None, vector_ids: Path | None = None) -> dict:
+                  vectors: Path | None = None, vector_ids: Path | None = None,
+                  normalized: bool = True) -> dict:
     """Translate CLI options into an embedder spec for ``make_embedder``."""
     if kind == "minilm":
         return {"kind": "minilm", **({"runtime": runtime} if runtime else {})}
@@ -115,7 +120,7 @@ def embedder_spec(kind: str, *, runtime: str | None = None, model: str | None = 
             raise DisentangleError("--embedder precomputed needs --vectors FILE.npy and "
                                    "--vector-ids FILE.txt")
         return {"kind": "precomputed", "vectors_path": str(vectors), "ids_path": str(vector_ids),
-                "model": model or "all-MiniLM-L6-v2"}
+                "model": model or "all-MiniLM-L6-v2", "normalized": normalized}
     raise DisentangleError(f"unknown embedder {kind!r}; use minilm, openai or precomputed")
 
 
