@@ -54,6 +54,7 @@ def writer_lock(root: str | os.PathLike[str], command: str,
     if root.exists() and not root.is_dir():
         raise DisentangleError(f"{root} is a file, not a directory; pass another --workspace "
                                "path")
+    created = not root.exists()
     root.mkdir(parents=True, exist_ok=True)
     fd = os.open(root / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o666)
     try:
@@ -69,6 +70,11 @@ def writer_lock(root: str | os.PathLike[str], command: str,
             _held[root] = 1
         try:
             yield
+        except BaseException:
+            if created and [p.name for p in root.iterdir()] == [LOCK_NAME]:
+                (root / LOCK_NAME).unlink()  # a failed first command leaves no empty workspace
+                root.rmdir()
+            raise
         finally:
             with _held_guard:
                 del _held[root]
