@@ -25,6 +25,8 @@ from disentangle.cli import (
 )
 from disentangle.errors import DisentangleError
 
+INTERRUPTED = 130  # 128 + SIGINT, the shell's code for a Ctrl+C
+
 app = typer.Typer(
     name="disentangle",
     help="Sparse autoencoders that make dense text embeddings interpretable and steerable.",
@@ -58,8 +60,9 @@ def main(argv: list[str] | None = None) -> int:
                      soft_wrap=True)
         return 2
     except (typer.Abort, KeyboardInterrupt):
+        result = INTERRUPTED
+    if result == INTERRUPTED:  # typer turns Ctrl+C into this exit code
         errors.print("interrupted; run the same command again to resume where it stopped")
-        return 130
     return result if isinstance(result, int) else 0
 
 
