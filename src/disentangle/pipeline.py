@@ -40,7 +40,14 @@ from disentangle.interpret import (
     plot_scores,
     summarize,
 )
-from disentangle.io import read_json, read_parquet, save_npy, write_json, write_parquet
+from disentangle.io import (
+    DamagedFile,
+    read_json,
+    read_parquet,
+    save_npy,
+    write_json,
+    write_parquet,
+)
 from disentangle.sae.checkpoint import check_compatible, load_sae
 from disentangle.sae.model import SAEConfig, TopKSAE
 from disentangle.sae.trainer import TrainConfig, TrainResult, train_sae
@@ -240,7 +247,10 @@ def ann_index(workspace: Workspace, kind: IndexKind) -> FaissIndex:
     built_from = workspace.require("embeddings", "embed")
     path, record_path = workspace.index_path(kind), workspace.index_path(kind).with_suffix(".json")
     if path.exists() and record_path.exists() and read_json(record_path) == built_from:
-        return FaissIndex.load(path, embeddings, kind)
+        try:
+            return FaissIndex.load(path, embeddings, kind)
+        except DamagedFile:
+            pass  # a cache: rebuild it
     index = FaissIndex.build(embeddings, kind)
     index.save(path)
     write_json(record_path, built_from)

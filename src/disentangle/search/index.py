@@ -18,7 +18,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from disentangle.errors import DisentangleError
-from disentangle.io import atomic_path
+from disentangle.io import DamagedFile, atomic_path, checked_read
 
 BLOCK_ROWS = 65_536
 SUBSET_FRACTION = 0.1
@@ -160,7 +160,10 @@ class FaissIndex:
              effort: int | None = None) -> FaissIndex:
         import faiss
 
-        return cls(faiss.read_index(str(path)), embeddings, kind, effort)
+        index = checked_read(path, lambda p: faiss.read_index(str(p)), (RuntimeError,))
+        if index.ntotal != len(embeddings):
+            raise DamagedFile(path, f"{index.ntotal} vectors for {len(embeddings)} embeddings")
+        return cls(index, embeddings, kind, effort)
 
     def __len__(self) -> int:
         return self.index.ntotal
