@@ -20,11 +20,10 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from disentangle import pipeline
+from disentangle import stages
 from disentangle.errors import DisentangleError
 from disentangle.families import Family
 from disentangle.families.matching import best_match, splits, unit_rows
-from disentangle.io import read_parquet
 from disentangle.search import Edit, Filters, Searcher, parse_edit
 from disentangle.search.steer import MODES
 from disentangle.workspace import Workspace
@@ -132,15 +131,12 @@ class AppService:
     def open(cls, root: str | Path, sae: str | None = None) -> AppService:
         """Load a workspace read-only; labels, families and larger SAEs when they exist."""
         workspace = Workspace.open(root)
-        name = workspace.resolve_sae(sae)
-        directory = workspace.sae_dir(name)
-        families = pipeline.workspace_families(workspace, name)
-        searcher = pipeline.searcher(workspace, name,
-                                     CachedEmbedder(pipeline.query_embedder(workspace)))
-        model = searcher.sae
-        features = directory / "features.parquet"
-        scores = read_parquet(features) if features.exists() else None
-        return cls(searcher, name, scores, families, _larger_saes(workspace, name, model))
+        folder = workspace.sae(sae)
+        searcher = stages.searcher(workspace, folder.name,
+                                   CachedEmbedder(stages.query_embedder(workspace)))
+        scores = folder.features() if folder.has_features else None
+        return cls(searcher, folder.name, scores, stages.families(workspace, folder.name),
+                   _larger_saes(workspace, folder.name, searcher.sae))
 
     def warm(self) -> None:
         """Compute the per-feature titles and the map now, so no request pays for them."""
@@ -449,10 +445,10 @@ def _larger_saes(workspace: Workspace, name: str,
         if other == name:
             continue
         try:
-            _, sae, _ = pipeline.load_workspace_sae(workspace, other)
+            _, sae, _ = stages.open_sae(workspace, other)
         except DisentangleError:
             continue  # trained on another embedder: its features are not comparable
         if sae.config.n > model.config.n:
             decoder = unit_rows(sae.W_dec.detach().cpu().float().numpy())
-            larger[other] = (decoder, pipeline.feature_labels(workspace, other) or {})
+            larger[other] = (decoder, workspace.sae_folder(other).labels() or {})
     return larger
