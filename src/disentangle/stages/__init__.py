@@ -21,6 +21,7 @@ from disentangle.stages.readers import (
     open_sae,
     provenance,
     query_embedder,
+    wider_saes,
 )
 from disentangle.stages.reports import (
     EmbedReport,
@@ -41,5 +42,5 @@ __all__ = [
     "describe", "embed", "encode", "evaluate_steering_sets", "families", "families_summary",
     "ingest", "interpret",
     "load_families", "open_sae", "provenance", "query_embedder", "searcher", "sweep", "train",
-    "trends",
+    "trends", "wider_saes",
 ]

@@ -7,10 +7,14 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from disentangle.codes import SparseCodes
 from disentangle.corpus import document_text
 from disentangle.embed import Embedder, EmbedderIdentity, query_embedder_for
+from disentangle.errors import DisentangleError
 from disentangle.families import Family, families_from_table
+from disentangle.families.matching import unit_rows
 from disentangle.sae.checkpoint import check_compatible, load_sae
 from disentangle.sae.model import TopKSAE
 from disentangle.workspace import Workspace
@@ -67,3 +71,21 @@ def file_hash(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def wider_saes(workspace: Workspace, name: str) -> dict[str, tuple[np.ndarray, dict[int, str]]]:
+    """Unit decoder rows and labels of the workspace's SAEs wider than ``name`` on the same
+    embeddings, to show how a feature splits as the dictionary grows."""
+    _, sae, _ = open_sae(workspace, name)
+    wider = {}
+    for other in workspace.sae_names():
+        if other == name:
+            continue
+        try:
+            _, candidate, _ = open_sae(workspace, other)
+        except DisentangleError:
+            continue  # trained on another embedder: its features are not comparable
+        if candidate.config.n > sae.config.n:
+            decoder = unit_rows(candidate.W_dec.detach().cpu().float().numpy())
+            wider[other] = (decoder, workspace.sae_folder(other).labels() or {})
+    return wider
