@@ -13,22 +13,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import torch
 from scipy import sparse
 
-from disentangle.io import DamagedFile, artifact, load_npy, read_json, save_npy, write_json
+from disentangle.io import DamagedFile, load_npy, read_json, save_npy, write_json
 from disentangle.sae.model import TopKSAE
+from disentangle.workspace import SAEFolder
 
 ENCODE_BATCH = 4096
-_REENCODE = "delete {folder} and run `disentangle encode --sae {sae}` again"
-INDICES = artifact("indices.npy", _REENCODE)
-VALUES = artifact("values.npy", _REENCODE)
-CODES_META = artifact("codes.json", _REENCODE)
-FEATURE_STATS = artifact("feature_stats.parquet", _REENCODE)
 
 
 @dataclass
@@ -56,13 +51,14 @@ class SparseCodes:
             shape=(len(self), self.n_features),
         )
 
-    def save(self, directory: Path) -> None:
-        save_npy(directory / INDICES, np.ascontiguousarray(self.indices, dtype=np.int32))
-        save_npy(directory / VALUES, np.ascontiguousarray(self.values, dtype=np.float32))
-        write_json(directory / CODES_META, {"n_features": self.n_features,
-                                              "documents": len(self),
-                                              "width": int(self.indices.shape[1]),
-                                              "mean_active": self.mean_active()})
+    def save(self, folder: SAEFolder) -> None:
+        """Write the codes into an SAE's folder (the metadata last: it marks them whole)."""
+        save_npy(folder.codes_indices_path, np.ascontiguousarray(self.indices, dtype=np.int32))
+        save_npy(folder.codes_values_path, np.ascontiguousarray(self.values, dtype=np.float32))
+        write_json(folder.codes_meta_path, {"n_features": self.n_features,
+                                            "documents": len(self),
+                                            "width": int(self.indices.shape[1]),
+                                            "mean_active": self.mean_active()})
 
     def mean_active(self) -> float:
         """Mean number of active features per document: ``k`` for top-k codes unless some
@@ -70,17 +66,20 @@ class SparseCodes:
         return float((np.asarray(self.values) > 0).sum(axis=1).mean()) if len(self) else 0.0
 
     @classmethod
-    def load(cls, directory: Path) -> SparseCodes:
-        meta = read_json(directory / CODES_META)
-        indices, values = load_npy(directory / INDICES), load_npy(directory / VALUES)
+    def load(cls, folder: SAEFolder) -> SparseCodes:
+        """Memory-mapped codes of an SAE's folder, checked against their metadata."""
+        meta = read_json(folder.codes_meta_path)
+        indices = load_npy(folder.codes_indices_path)
+        values = load_npy(folder.codes_values_path)
         try:
             n_features, documents = int(meta["n_features"]), int(meta["documents"])
         except (KeyError, TypeError, ValueError) as error:
-            raise DamagedFile(directory / CODES_META, f"no valid {error}") from None
-        for path, array in ((INDICES, indices), (VALUES, values)):
+            raise DamagedFile(folder.codes_meta_path, f"no valid {error}") from None
+        for path, array in ((folder.codes_indices_path, indices),
+                            (folder.codes_values_path, values)):
             if array.ndim != 2 or array.shape[0] != documents:
-                raise DamagedFile(directory / path, f"shape {array.shape}, but {CODES_META} "
-                                  f"says {documents} documents")
+                raise DamagedFile(path, f"shape {array.shape}, but "
+                                  f"{folder.codes_meta_path.name} says {documents} documents")
         return cls(indices, values, n_features)
 
 
