@@ -20,7 +20,7 @@ SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 ARXIV = SHARED / "arxiv-astro-cs-2007-2017" / "arxiv_oai_astro_cs_2007-2017.jsonl.gz"
 VECTORS = SHARED / "embeddings-minilm"
 DOCUMENTS = 600
-TRAIN = ["--n", "48", "--k", "6", "--epochs", "12", "--batch-size", "32", "--lr", "3e-3",
+TRAIN = ["--n", "48", "--k", "6", "--epochs", "8", "--batch-size", "64", "--lr", "3e-3",
          "--name", "tiny"]
 # Offline labels are not yet independent of the string-hash seed (issue 13, item 6, done
 # separately); fixing it here keeps the resume tests about resuming.
