@@ -60,3 +60,26 @@ def test_lock_is_reentrant_and_leaves_missing_workspaces_alone(tmp_path):
     assert not (tmp_path / "absent").exists()
     with writer_lock(tmp_path / "new", "ingest", create=True):
         assert (tmp_path / "new").is_dir()
+
+
+WRITERS = [["ingest", "corpus.jsonl"], ["embed"], ["train"], ["encode"], ["interpret"],
+           ["families", "build"], ["sweep"], ["compare", "a", "b"], ["trends"],
+           ["eval", "steering"], ["demo"]]
+READERS = [["search", "dark matter"], ["features", "list"], ["features", "show", "1"],
+           ["families", "list"]]
+
+
+def test_every_writing_command_takes_the_lock_and_no_reader_does(tmp_path, capsys):
+    from disentangle.cli.main import main
+
+    holder = hold_lock(tmp_path)
+    try:
+        for command in WRITERS:
+            assert main([*command, "-w", str(tmp_path)]) == 2, command
+            assert f"in use by pid {holder.pid}" in capsys.readouterr().err, command
+        for command in READERS:
+            assert main([*command, "-w", str(tmp_path)]) == 2, command  # no workspace here
+            assert "in use" not in capsys.readouterr().err, command
+    finally:
+        holder.kill()
+        holder.wait()
