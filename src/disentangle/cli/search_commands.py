@@ -12,7 +12,8 @@ from disentangle import stages
 from disentangle.cli.options import DEFAULT_WORKSPACE, SaeOption, WorkspaceOption, split_list
 from disentangle.cli.progress import console
 from disentangle.errors import DisentangleError
-from disentangle.search import Edit, Filters, SearchResult, down, parse_target, up
+from disentangle.search import Edit, Filters, SearchResult, down, up
+from disentangle.search.request import parse_target
 from disentangle.workspace import Workspace
 
 MAX_QUERY_CHARS = 2000
