@@ -7,8 +7,8 @@ umask allows, like any other program's output.
 
 Files can still be damaged from outside (a full disk, a bad copy, an editor). Every reader
 here turns an unreadable file into one :class:`DamagedFile` line naming the file and the
-command that rebuilds it; modules that own a file name register that command with
-:func:`artifact` next to the name's constant.
+command that rebuilds it; ``workspace.py``, which names every artifact, registers that command
+with :func:`artifact` beside each name.
 """
 
 from __future__ import annotations
