@@ -21,9 +21,17 @@ from .conftest import TRAIN, cli, copy, one_line_error, start
 RNG = np.random.default_rng(13)
 
 
-def run_killed(args: list[str], seconds: float) -> bool:
-    """Run the CLI and SIGKILL it after ``seconds``; whether it was still running then."""
-    process = start(*args)
+def run_killed(args: list[str], workspace: Path, seconds: float) -> bool:
+    """Run the CLI and SIGKILL it ``seconds`` after its stage began (it holds the workspace's
+    writer lock from then on: the kill lands in the work, not in the imports); whether it was
+    still running then."""
+    process = start(*args, "-w", str(workspace))
+    lock = workspace / LOCK_NAME
+    deadline = time.monotonic() + 120
+    while process.poll() is None and time.monotonic() < deadline:
+        if lock.exists() and lock.read_text().startswith(f"{process.pid} "):
+            break
+        time.sleep(0.02)
     try:
         process.wait(timeout=seconds)
         return False
@@ -33,10 +41,14 @@ def run_killed(args: list[str], seconds: float) -> bool:
         return True
 
 
-def timed_cli(args: list[str]) -> float:
+def run(args: list[str], workspace: Path, in_process: bool) -> float:
+    """The CLI to the end, here or in a separate process; its wall time in seconds."""
     started = time.monotonic()
-    done = cli(*args)
-    assert done.returncode == 0, done.stderr
+    if in_process:
+        assert main([*args, "-w", str(workspace)]) == 0
+    else:
+        done = cli(*args, "-w", str(workspace))
+        assert done.returncode == 0, done.stderr
     return time.monotonic() - started
 
 
@@ -46,17 +58,14 @@ def same_files(a: Path, b: Path, names: list[str]) -> None:
 
 
 def interrupted_equals_uninterrupted(source: Path, tmp_path: Path, args: list[str],
-                                     outputs: list[str], rerun_in_process: bool = True) -> None:
+                                     outputs: list[str], in_process: bool = True) -> None:
     """Reference run (timed) in one copy; in another a run killed at a random point of that
-    time, then the same command again; the outputs must be byte-identical."""
+    time, then the same command again; the outputs must be byte-identical. ``in_process``
+    False runs everything in separate processes with a fixed string-hash seed."""
     reference, resumed = copy(source, tmp_path / "reference"), copy(source, tmp_path / "resumed")
-    seconds = timed_cli([*args, "-w", str(reference)])
-    run_killed([*args, "-w", str(resumed)], float(RNG.uniform(0.3, 0.95)) * seconds)
-    if rerun_in_process:
-        assert main([*args, "-w", str(resumed)]) == 0
-    else:
-        done = cli(*args, "-w", str(resumed))
-        assert done.returncode == 0, done.stderr
+    seconds = run(args, reference, in_process)
+    run_killed(args, resumed, float(RNG.uniform(0.1, 0.9)) * seconds)
+    run(args, resumed, in_process)
     same_files(reference, resumed, outputs)
 
 
@@ -90,7 +99,7 @@ def test_encode_resumes_exactly(trained: Path, tmp_path: Path) -> None:
 def test_interpret_resumes_exactly(trained: Path, tmp_path: Path) -> None:
     interrupted_equals_uninterrupted(
         trained, tmp_path, ["interpret", "--sae", "tiny"], ["saes/tiny/features.parquet"],
-        rerun_in_process=False)
+        in_process=False)
 
 
 def test_second_writer_is_refused_and_nothing_is_corrupted(embedded: Path, tmp_path: Path,
