@@ -64,3 +64,23 @@ def test_truncated_gzip_keeps_its_readable_rows_with_skip_bad(tmp_path: Path, fi
     assert main(["ingest", str(files["truncated"]), "-w", str(tmp_path / "ws"),
                  "--skip-bad"]) == 0
     assert "malformed skipped 1" in " ".join(capsys.readouterr().err.split())
+
+
+def test_precomputed_vectors_off_unit_length_name_the_row_and_the_flag(tmp_path: Path, files,
+                                                                        capsys) -> None:
+    import numpy as np
+
+    vectors = np.random.default_rng(0).normal(size=(20, 384)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    vectors[7] *= 2
+    np.save(tmp_path / "v.npy", vectors)
+    (tmp_path / "v.txt").write_text("\n".join(f"p{i}" for i in range(20)) + "\n")
+    ws = str(tmp_path / "ws")
+    assert main(["ingest", str(files["plain"]), "-w", ws]) == 0
+    embed = ["embed", "-w", ws, "--embedder", "precomputed", "--vectors",
+             str(tmp_path / "v.npy"), "--vector-ids", str(tmp_path / "v.txt")]
+    capsys.readouterr()
+    assert main(embed) == 2
+    line = one_line_error(capsys.readouterr().err)
+    assert "row 7 (id 'p7') has length 2" in line and "--not-normalized" in line
+    assert main([*embed, "--not-normalized"]) == 0
