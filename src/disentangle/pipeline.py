@@ -225,7 +225,8 @@ def searcher(workspace: Workspace, name: str | None = None,
                     embedder or query_embedder(workspace), labels=feature_labels(workspace, name),
                     families={f.id: f.members for f in families},
                     family_labels={f.id: f.label for f in families if f.label},
-                    index=index if index == "exact" else ann_index(workspace, index))
+                    index=index if index == "exact" else ann_index(workspace, index),
+                    secondary=secondary_features(workspace, name))
 
 
 def ann_index(workspace: Workspace, kind: IndexKind) -> FaissIndex:
@@ -262,6 +263,19 @@ def feature_labels(workspace: Workspace, name: str) -> dict[int, str] | None:
                     strict=True))
 
 
+def secondary_features(workspace: Workspace, name: str) -> list[int]:
+    """Features a label lookup prefers others to: duplicates of another's label, and mixed
+    features (see :class:`disentangle.search.FeatureResolver`)."""
+    path = workspace.sae_dir(name) / "features.parquet"
+    if not path.exists():
+        return []
+    table = read_parquet(path)
+    secondary = table.column("duplicate_of").to_numpy() >= 0
+    if "mixed" in table.column_names:
+        secondary |= table.column("mixed").to_numpy(zero_copy_only=False).astype(bool)
+    return table.column("feature").to_numpy()[secondary].tolist()
+
+
 def _file_hash(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -290,12 +304,12 @@ def interpret(
     Resumable: finished batches of features are kept under ``<sae>/interpret/partial`` and
     skipped on re-run, so an interrupted LLM run never pays twice.
     """
-    name, sae, _ = load_workspace_sae(workspace, name)
+    name, _, _ = load_workspace_sae(workspace, name)
     codes = codes_of(workspace, name)
     texts = corpus_texts(workspace)
     embeddings = workspace.embeddings()
     if backend == "offline":
-        labeller = OfflineBackend(texts, embeddings, sae, query_embedder(workspace))
+        labeller = OfflineBackend(texts, embeddings, query_embedder(workspace))
     elif backend == "llm":
         client = ChatClient(ChatConfig.load(llm_config), cache_dir=workspace.cache_root / "llm")
         labeller = LLMBackend(texts, client)

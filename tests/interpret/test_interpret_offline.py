@@ -31,7 +31,7 @@ def corpus() -> Corpus:
 
 
 def run(corpus: Corpus, codes: SparseCodes, out_dir, features=None):
-    backend = OfflineBackend(corpus.texts, corpus.embeddings, corpus.sae, corpus.embedder)
+    backend = OfflineBackend(corpus.texts, corpus.embeddings, corpus.embedder)
     return interpret_features(corpus.texts, codes, corpus.embeddings, backend, out_dir,
                               features=features, config=CONFIG)
 
@@ -80,7 +80,7 @@ def test_finds_planted_topic_and_beats_shuffled_control(corpus: Corpus, tmp_path
 
 def test_resume_skips_done_features_and_outputs_render(corpus: Corpus, tmp_path) -> None:
     first = run(corpus, corpus.codes, tmp_path, features=range(8))
-    counting = OfflineBackend(corpus.texts, corpus.embeddings, corpus.sae, corpus.embedder)
+    counting = OfflineBackend(corpus.texts, corpus.embeddings, corpus.embedder)
     seen: list[int] = []
     original = counting.label
     counting.label = lambda batch: seen.extend(e.feature for e in batch) or original(batch)
@@ -99,14 +99,18 @@ def test_resume_skips_done_features_and_outputs_render(corpus: Corpus, tmp_path)
     assert f"feature 0: {label}" in format_feature(found.to_pylist()[0], ["a title"])
 
 
-def test_contrastive_label_subtracts_its_not_phrase(corpus: Corpus) -> None:
-    backend = OfflineBackend(corpus.texts, corpus.embeddings, corpus.sae, corpus.embedder)
+def test_contrast_phrase_is_subtracted_and_keywords_added(corpus: Corpus) -> None:
+    backend = OfflineBackend(corpus.texts, corpus.embeddings, corpus.embedder)
     selector = ExampleSelector(corpus.codes, corpus.embeddings,
                                np.array([len(t) for t in corpus.texts]), CONFIG.examples)
     examples = selector.select([0])
     base, other = "dark matter", "galaxy"
-    labels = [Label(base), Label(f"{base} (not {other})")]
-    plain, contrastive = backend.predict(examples * 2, labels)
+    labels = [Label(base), Label(base, contrast=other), Label(base, keywords=(other,))]
+    plain, contrastive, with_keyword = backend.predict(examples * 3, labels)
     docs = corpus.embeddings[examples[0].scoring.rows]
-    expected = plain.scores - docs @ corpus.embedder.embed([other])[0]
-    np.testing.assert_allclose(contrastive.scores, expected, rtol=1e-4, atol=1e-5)
+    other_cosine = docs @ corpus.embedder.embed([other])[0]
+    np.testing.assert_allclose(contrastive.scores, plain.scores - other_cosine, rtol=1e-4,
+                               atol=1e-5)
+    np.testing.assert_allclose(with_keyword.scores,
+                               plain.scores + backend.config.keyword_weight * other_cosine,
+                               rtol=1e-4, atol=1e-5)

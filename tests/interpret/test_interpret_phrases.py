@@ -10,7 +10,7 @@ from disentangle.interpret.phrases import Background, contrastive_phrases, docum
 def _frequencies(texts: list[str]) -> Counter[str]:
     counts: Counter[str] = Counter()
     for text in texts:
-        counts.update(document_phrases(text))
+        counts.update(document_phrases(text).keys())
     return counts
 
 

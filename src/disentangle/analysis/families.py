@@ -141,10 +141,9 @@ def build(
 def _score(workspace: Workspace, name: str, codes: SparseCodes, families: list[Family],
            on_progress: Callable[[int, int], None] | None) -> dict[str, list[float]]:
     """Offline scoring of family labels (label-embedding cosine on held-out documents)."""
-    _, sae, _ = pipeline.load_workspace_sae(workspace, name)
     texts = pipeline.corpus_texts(workspace)
     embeddings = workspace.embeddings()
-    backend = OfflineBackend(texts, embeddings, sae, pipeline.query_embedder(workspace))
+    backend = OfflineBackend(texts, embeddings, pipeline.query_embedder(workspace))
     done = 0
 
     def advance(batch: int) -> None:

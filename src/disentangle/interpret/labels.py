@@ -54,3 +54,21 @@ def duplicate_of(labels: Sequence[str], quality: np.ndarray, features: np.ndarra
             if position != best:
                 result[position] = features[best]
     return result
+
+
+def disambiguate(labels: Sequence[str], keywords: Sequence[Sequence[str]],
+                 duplicates: np.ndarray, features: np.ndarray) -> list[str]:
+    """Labels made unique: a feature whose label another one keeps (``duplicates`` ≥ 0) gets
+    its strongest keyword not yet taken, "label (keyword)", else "label (feature N)"."""
+    taken = {normalise(label) for label, other in zip(labels, duplicates, strict=True)
+             if other < 0 and label}
+    result = []
+    for label, words, other, feature in zip(labels, keywords, duplicates, features, strict=True):
+        if other < 0 or not label:
+            result.append(label)
+            continue
+        options = [f"{label} ({word})" for word in words or ()] + [f"{label} (feature {feature})"]
+        chosen = next(o for o in options if normalise(o) not in taken)
+        taken.add(normalise(chosen))
+        result.append(chosen)
+    return result

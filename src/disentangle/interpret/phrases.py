@@ -1,7 +1,9 @@
 """Contrastive key phrases: what a feature's documents say that the corpus at large does not.
 
 Candidates are 1–4-word phrases inside runs of content words (stop words and punctuation end a
-run, LaTeX and math are removed first), counted once per document. A phrase that nearly always
+run, LaTeX and math are removed first), counted once per document. Plurals are folded
+("galaxy clusters" and "galaxy cluster" are one phrase); each phrase keeps the surface form
+it was written in, so labels show words that occur in the abstracts. A phrase that nearly always
 appears inside one longer phrase in the feature's documents ("chain monte carlo" inside
 "markov chain monte carlo", "carlo" inside "monte carlo") gives way to it, so labels are whole
 terms rather than fragments. A phrase scores by the
@@ -42,11 +44,15 @@ def stop_words() -> frozenset[str]:
     )
 
 
-def document_phrases(text: str) -> set[str]:
-    """The distinct candidate phrases of one text."""
+def document_phrases(text: str) -> dict[str, str]:
+    """The distinct candidate phrases of one text: plural-folded key → first surface form.
+
+    A dict (ordered by first occurrence), never a set, so that everything counted from it
+    comes out in the same order whatever ``PYTHONHASHSEED`` is.
+    """
     stops = stop_words()
     text = _COMMAND.sub(" ", _MATH.sub(" ", text)).lower()
-    phrases: set[str] = set()
+    phrases: dict[str, str] = {}
     for run in _RUN_BREAK.split(text):
         words: list[str] = []
         for token in run.split():
@@ -54,16 +60,28 @@ def document_phrases(text: str) -> set[str]:
             if _TOKEN.fullmatch(word) and len(word) > 1 and word not in stops:
                 words.append(word)
                 continue
-            phrases.update(_ngrams(words))
+            _add_ngrams(words, phrases)
             words = []
-        phrases.update(_ngrams(words))
+        _add_ngrams(words, phrases)
     return phrases
 
 
-def _ngrams(words: list[str]) -> Iterable[str]:
+def singular(word: str) -> str:
+    """A crude English singular, only for grouping forms of one word (never shown)."""
+    if len(word) <= 3 or word.endswith(("ss", "us", "is", "ics")):
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("sses", "xes", "ches", "shes")):
+        return word[:-2]
+    return word[:-1] if word.endswith("s") else word
+
+
+def _add_ngrams(words: list[str], phrases: dict[str, str]) -> None:
+    keys = [singular(w) for w in words]
     for n in range(1, MAX_NGRAM + 1):
         for start in range(len(words) - n + 1):
-            yield " ".join(words[start:start + n])
+            phrases.setdefault(" ".join(keys[start:start + n]), " ".join(words[start:start + n]))
 
 
 class PhraseIndex:
@@ -71,9 +89,9 @@ class PhraseIndex:
 
     def __init__(self, texts: Sequence[str]) -> None:
         self.texts = texts
-        self._phrases: dict[int, set[str]] = {}
+        self._phrases: dict[int, dict[str, str]] = {}
 
-    def phrases(self, row: int) -> set[str]:
+    def phrases(self, row: int) -> dict[str, str]:
         row = int(row)
         if row not in self._phrases:
             self._phrases[row] = document_phrases(self.texts[row])
@@ -82,8 +100,13 @@ class PhraseIndex:
     def document_frequency(self, rows: Iterable[int]) -> Counter[str]:
         counts: Counter[str] = Counter()
         for row in rows:
-            counts.update(self.phrases(row))
+            counts.update(self.phrases(row).keys())
         return counts
+
+    def surface(self, phrase: str, rows: Iterable[int]) -> str:
+        """The form ``phrase`` is most often written in among ``rows`` (ties: alphabetical)."""
+        forms = Counter(self.phrases(row)[phrase] for row in rows if phrase in self.phrases(row))
+        return min(forms, key=lambda form: (-forms[form], form)) if forms else phrase
 
 
 @dataclass(frozen=True)
@@ -114,8 +137,8 @@ def contrastive_phrases(
     ``foreground`` holds document frequencies over ``documents`` feature documents. Only
     phrases in at least ``min_documents`` of them compete, and only positive z-scores count.
     """
-    absorbed = _absorbed(foreground)
-    names = [p for p, c in foreground.items() if c >= min_documents and p not in absorbed]
+    absorbed = absorbed_phrases(foreground)
+    names = sorted(p for p, c in foreground.items() if c >= min_documents and p not in absorbed)
     if not names:
         return []
     y_f = np.array([foreground[p] for p in names], np.float64)
@@ -130,7 +153,7 @@ def contrastive_phrases(
     return [(names[i], float(z[i])) for i in order if z[i] > 0]
 
 
-def _absorbed(foreground: Counter[str]) -> set[str]:
+def absorbed_phrases(foreground: Counter[str]) -> set[str]:
     """Phrases whose documents nearly all contain one particular one-word-longer phrase
     (dropping the longer phrase's first or last word gives the shorter one)."""
     longest_extension: dict[str, int] = {}
