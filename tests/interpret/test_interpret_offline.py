@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from planted_corpus import PLANTED, Corpus, make_corpus
@@ -114,3 +120,36 @@ def test_contrast_phrase_is_subtracted_and_keywords_added(corpus: Corpus) -> Non
     np.testing.assert_allclose(with_keyword.scores,
                                plain.scores + backend.config.keyword_weight * other_cosine,
                                rtol=1e-4, atol=1e-5)
+
+
+LABEL_RUN = """
+import json, sys
+from planted_corpus import make_corpus
+from disentangle.interpret import ExampleConfig, InterpretConfig, OfflineBackend
+from disentangle.interpret import interpret_features
+corpus = make_corpus(600)
+# Four words in exactly the same documents tie on every count: only a fixed order decides.
+texts = [("Zeta. Theta. Kappa. Lambda. " if planted else "") + text
+         for planted, text in zip(corpus.planted, corpus.texts)]
+backend = OfflineBackend(texts, corpus.embeddings, corpus.embedder)
+table = interpret_features(texts, corpus.codes, corpus.embeddings, backend, sys.argv[1],
+                           config=InterpretConfig(examples=ExampleConfig(min_label_chars=100)))
+print(json.dumps(table.select(["label", "keywords", "contrast", "evidence", "pearson"])
+                 .to_pylist()))
+"""
+
+
+def test_labels_do_not_depend_on_the_hash_seed(tmp_path) -> None:
+    """Sets of strings iterate in a per-process order; labels must not follow it."""
+    here = Path(__file__).parent
+    path = os.pathsep.join([str(here), str(here.parents[1] / "src"), os.environ.get(
+        "PYTHONPATH", "")])
+    outputs = []
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": path}
+        done = subprocess.run([sys.executable, "-c", LABEL_RUN, str(tmp_path / seed)],
+                              env=env, capture_output=True, text=True, timeout=300, check=True)
+        outputs.append(done.stdout)
+    assert outputs[0] == outputs[1]
+    rows = json.loads(outputs[0])
+    assert {"zeta", "theta", "kappa", "lambda"} <= {rows[0]["label"], *rows[0]["keywords"]}

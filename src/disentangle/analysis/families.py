@@ -35,6 +35,7 @@ from disentangle.families import (
     write_tree_graphml,
 )
 from disentangle.interpret import OfflineBackend
+from disentangle.interpret.phrases import LabelCoverage, PhraseIndex
 from disentangle.io import read_parquet, write_json, write_parquet
 from disentangle.workspace import Workspace
 
@@ -69,6 +70,29 @@ def feature_density(workspace: Workspace, name: str) -> np.ndarray:
     stats = read_parquet(workspace.codes_dir(name) / "feature_stats.parquet",
                          columns=["feature", "density"]).sort_by("feature")
     return stats.column("density").to_numpy()
+
+
+def label_coverage(workspace: Workspace, name: str) -> LabelCoverage | None:
+    """How well one feature's label and keywords cover another's top documents (None before
+    ``interpret``): what keeps a family's root at least as broad as its members."""
+    path = workspace.sae_dir(name) / "features.parquet"
+    if not path.exists():
+        return None
+    table = read_parquet(path)
+    keywords = (table.column("keywords").to_pylist() if "keywords" in table.column_names
+                else [[]] * table.num_rows)
+    mixed = (table.column("mixed").to_pylist() if "mixed" in table.column_names
+             else [False] * table.num_rows)
+    descriptions = {
+        int(f): [*([] if m else [label or ""]), *(k or [])]
+        for f, label, k, m in zip(table.column("feature").to_pylist(),
+                                  table.column("label").to_pylist(), keywords, mixed,
+                                  strict=True)}
+    stats = read_parquet(workspace.codes_dir(name) / "feature_stats.parquet",
+                         columns=["feature", "top_rows"])
+    top_rows = dict(zip(stats.column("feature").to_pylist(), stats.column("top_rows").to_pylist(),
+                        strict=True))
+    return LabelCoverage(PhraseIndex(pipeline.corpus_texts(workspace)), descriptions, top_rows)
 
 
 def _candidates(workspace: Workspace, name: str, density: np.ndarray,
@@ -111,7 +135,9 @@ def build(
     candidates, note = _candidates(workspace, name, density, all_features)
     notes = [note] if note else []
     weights = edge_weights(codes, WEIGHTING[variant], threshold)  # type: ignore[arg-type]
-    built = build_families(weights, density, candidates, iterations=iterations)
+    coverage = label_coverage(workspace, name)
+    built = build_families(weights, density, candidates, iterations=iterations,
+                           belongs=coverage.belongs if coverage is not None else None)
     families = built.families
     labels = feature_labels(workspace, name, codes.n_features)
     scores: dict[str, list[float]] = {}

@@ -134,16 +134,17 @@ def build_items(
     matrix = codes.to_csr().tocsc()
     rows_of = {int(f): position for position, f in enumerate(table.column("feature").to_pylist())}
     labels = table.column("label").to_pylist()
-    top_rows = table.column("top_rows").to_pylist()
     items = []
     for number, index in enumerate(order, 1):
         feature, group = chosen[index]
         position = rows_of[feature]
-        active_rows = matrix.indices[matrix.indptr[feature]:matrix.indptr[feature + 1]]
-        strongest = _distinct_titles(top_rows[position], titles, set())[:SHOWN]
+        span = slice(matrix.indptr[feature], matrix.indptr[feature + 1])
+        active_rows, values = matrix.indices[span], matrix.data[span]
+        by_strength = active_rows[np.lexsort((active_rows, -values))]
+        strongest = _distinct_titles(by_strength, titles, set())
         silent = _silent_rows(rng, len(titles), active_rows, 4 * SHOWN)
         shown = {titles[r].strip().lower() for r in strongest}
-        silent = _distinct_titles(silent, titles, shown)[:SHOWN]
+        silent = _distinct_titles(silent, titles, shown)
         if len(strongest) < SHOWN or len(silent) < SHOWN:
             raise DisentangleError(f"feature {feature} has too few distinct titles to audit; "
                                    "sample another group or seed")
@@ -212,13 +213,15 @@ def _silent_rows(rng: np.random.Generator, documents: int, active: np.ndarray,
 
 
 def _distinct_titles(rows: Sequence[int], titles: Sequence[str], seen: set[str]) -> list[int]:
-    """``rows`` whose (case-folded) titles are non-empty and not yet seen, in order."""
-    kept = []
+    """The first ``SHOWN`` of ``rows`` whose (case-folded) titles are non-empty and unseen."""
+    kept: list[int] = []
     for row in rows:
         title = titles[int(row)].strip().lower()
         if title and title not in seen:
             seen.add(title)
             kept.append(int(row))
+            if len(kept) == SHOWN:
+                break
     return kept
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -164,3 +164,43 @@ def absorbed_phrases(foreground: Counter[str]) -> set[str]:
         for shorter in (" ".join(words[1:]), " ".join(words[:-1])):
             longest_extension[shorter] = max(longest_extension.get(shorter, 0), count)
     return {p for p, best in longest_extension.items() if best >= ABSORBED * foreground[p]}
+
+
+def label_phrases(text: str) -> list[str]:
+    """The plural-folded phrases a label asserts: its longest candidate phrases (so "dark
+    matter in galaxies" asserts "dark matter" and "galaxy")."""
+    keys = list(document_phrases(text))
+    return [k for k in keys if not any(k != other and f" {k} " in f" {other} " for other in keys)]
+
+
+class LabelCoverage:
+    """How much of one feature's strongest documents another feature's description covers.
+
+    A description is a feature's label phrases and keywords; it *covers* a document when one
+    of its phrases occurs whole in it. Families use it to keep only members whose documents
+    their root's description covers, at least as well as the member's covers the root's:
+    a root at least as broad as its members, and no member attached through a shared word.
+    """
+
+    def __init__(self, index: PhraseIndex, descriptions: Mapping[int, Sequence[str]],
+                 top_rows: Mapping[int, Sequence[int]], min_share: float = 0.3,
+                 margin: float = 0.1) -> None:
+        self.index = index
+        self.phrases = {f: sorted({p for text in texts for p in label_phrases(text)})
+                        for f, texts in descriptions.items()}
+        self.top_rows = top_rows
+        self.min_share = min_share
+        self.margin = margin
+
+    def share(self, describer: int, described: int) -> float:
+        """Share of ``described``'s top documents containing a phrase of ``describer``."""
+        rows = self.top_rows.get(described, ())
+        phrases = self.phrases.get(describer, [])
+        if not rows or not phrases:
+            return 0.0
+        hits = sum(any(p in self.index.phrases(r) for p in phrases) for r in rows)
+        return hits / len(rows)
+
+    def belongs(self, root: int, member: int) -> bool:
+        down = self.share(root, member)
+        return down >= self.min_share and down + self.margin >= self.share(member, root)
