@@ -35,10 +35,10 @@ NAMES = {p: f"topic{p} broad" for p in PLANTED} | {
 
 
 def _titles(codes) -> list[str]:
-    return ["doc " + " ".join(f"f{f}" for f, v in zip(ix, vals, strict=True) if v > 0)
+    return [f"doc n{i} " + " ".join(f"f{f}" for f, v in zip(ix, vals, strict=True) if v > 0)
             + "".join(f" | {NAMES[f]}" for f, v in zip(ix, vals, strict=True)
                       if v > 0 and f in NAMES)
-            for ix, vals in zip(codes.indices, codes.values, strict=True)]
+            for i, (ix, vals) in enumerate(zip(codes.indices, codes.values, strict=True))]
 
 
 def make_workspace(root, *, codes_for: list[str], labels: bool = True) -> Workspace:

@@ -5,11 +5,15 @@ For each feature:
 1. candidates: every 1–4-word phrase (plural-folded, fragments absorbed into the longer term
    they nearly always sit in; :mod:`disentangle.interpret.phrases`) that occurs whole in at
    least ``min_documents`` of its activating labelling documents;
-2. each candidate scores by what it *covers*: the activation-weighted share of activating
-   documents containing it, minus the share of hard negatives (topical neighbours where the
-   feature is silent) containing it, minus its rate in a random background sample (generic
-   words cover everything and say nothing). Longer phrases get a small bonus, so "white dwarf"
-   beats "dwarf" at a similar score. No candidate is ever chosen by embedding similarity;
+2. each candidate scores as a classifier of the feature's documents: its *recall* is the
+   activation-weighted share of activating documents containing it; its *precision* is
+   estimated from its rate in a random background sample against the feature's density
+   (a generic word is in far more documents than the feature fires on; a fragment is precise
+   but covers few). The score is their F1, minus the share of hard negatives (topical
+   neighbours where the feature is silent) containing the phrase. So a label is as broad as
+   the activating set: a dense feature may be named "galaxies", a rare one must be specific.
+   Longer phrases get a small bonus, so "white dwarf" beats "dwarf" at a similar score.
+   No candidate is ever chosen by embedding similarity;
 3. the best candidate is the label, the next ones sharing none of its words are the
    ``keywords``; a feature whose best phrase is in fewer than ``mixed_coverage`` of its top
    documents is flagged ``mixed`` and labelled "mixed: k1, k2, k3" rather than named;
@@ -59,10 +63,8 @@ class OfflineConfig:
     background_documents: int = 5000
     hard_weight: float = 1.0
     """Penalty per unit share of labelling hard negatives containing the phrase."""
-    background_weight: float = 2.0
-    """Penalty per unit share of background documents containing the phrase."""
     ngram_bonus: float = 0.04
-    """Bonus per extra word of a phrase (in units of coverage)."""
+    """Bonus per extra word of a phrase (in units of F1)."""
     keywords: int = 4
     mixed_coverage: float = 0.3
     """Below this share of top documents containing the best phrase, the feature is mixed."""
@@ -164,8 +166,11 @@ class OfflineBackend:
         names = sorted(p for p, c in counts.items() if c >= need and p not in skip)
         if not names:
             return []
-        documents = [self.index.phrases(r) for r in rows]
-        presence = np.array([[name in doc for doc in documents] for name in names], np.float64)
+        position = {name: i for i, name in enumerate(names)}
+        presence = np.zeros((len(names), len(rows)), np.float64)
+        for column, row in enumerate(rows):
+            hits = [position[p] for p in self.index.phrases(row) if p in position]
+            presence[hits, column] = 1.0
         coverage = presence @ weights / weights.sum()
         top_coverage = presence[:, is_top].mean(axis=1) if is_top.any() else coverage
         hard_rows = items.rows[items.of_kind("hard")].tolist()
@@ -173,11 +178,12 @@ class OfflineBackend:
         hard = np.array([hard_counts.get(n, 0) for n in names], np.float64) / max(len(hard_rows),
                                                                                   1)
         background = self.background
-        rate = np.array([background.counts.get(n, 0) for n in names], np.float64) / max(
-            background.documents, 1)
+        rate = (np.array([background.counts.get(n, 0) for n in names], np.float64) + 0.5) / (
+            background.documents + 1.0)
+        precision = np.minimum(1.0, coverage * examples.density / rate)
+        f1 = 2 * precision * coverage / np.maximum(precision + coverage, 1e-12)
         words = np.array([n.count(" ") for n in names], np.float64)
-        total = (coverage - cfg.hard_weight * hard - cfg.background_weight * rate
-                 + cfg.ngram_bonus * words)
+        total = f1 - cfg.hard_weight * hard + cfg.ngram_bonus * words
         order = np.argsort(-total, kind="stable")
         return [Candidate(names[i], float(total[i]), float(coverage[i]), float(top_coverage[i]),
                           float(hard[i]), float(rate[i])) for i in order]

@@ -81,7 +81,9 @@ def _add_ngrams(words: list[str], phrases: dict[str, str]) -> None:
     keys = [singular(w) for w in words]
     for n in range(1, MAX_NGRAM + 1):
         for start in range(len(words) - n + 1):
-            phrases.setdefault(" ".join(keys[start:start + n]), " ".join(words[start:start + n]))
+            window = keys[start:start + n]
+            if n == 1 or len(set(window)) == n:  # "gradient gradient" is no term
+                phrases.setdefault(" ".join(window), " ".join(words[start:start + n]))
 
 
 class PhraseIndex:
