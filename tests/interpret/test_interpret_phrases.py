@@ -63,3 +63,11 @@ def test_label_coverage_keeps_sub_topics_and_drops_word_matches_and_broader_memb
     assert not coverage.belongs(4, 5)  # the member is broader than its root
     assert coverage.belongs(5, 4)
     assert label_phrases("dark matter in galaxies") == ["dark matter", "galaxy"]
+
+
+def test_plurals_and_hyphens_fold_into_one_phrase_keeping_a_written_form() -> None:
+    index = PhraseIndex(["Gamma-ray bursts seen by Swift.", "A gamma ray burst afterglow.",
+                         "Two gamma-ray bursts."])
+    counts = index.document_frequency([0, 1, 2])
+    assert counts["gamma ray burst"] == 3
+    assert index.surface("gamma ray burst", [0, 1, 2]) == "gamma-ray bursts"

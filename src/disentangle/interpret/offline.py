@@ -65,18 +65,24 @@ class OfflineConfig:
     """Penalty per unit share of labelling hard negatives containing the phrase."""
     ngram_bonus: float = 0.04
     """Bonus per extra word of a phrase (in units of F1)."""
+    shortlist: int = 8
+    """At most this many of the best-scored phrases may become the label."""
+    shortlist_margin: float = 0.2
+    """... and only those scoring within this of the best."""
+    separation_weight: float = 2.0
+    """Weight of the embedding separation (Pearson on labelling documents) among them."""
     keywords: int = 4
     mixed_coverage: float = 0.3
     """Below this share of top documents containing the best phrase, the feature is mixed."""
     keyword_weight: float = 0.5
     """Weight of the keywords' mean direction in prediction, against the label's."""
-    contrast_candidates: int = 10
+    contrast_candidates: int = 20
     """Phrases of the hard negatives tried as the contrast."""
-    contrast_max_rate: float = 0.1
+    contrast_max_rate: float = 0.3
     """A contrast phrase must be rarer than this in the corpus: common words say nothing."""
     contrast_weight: float = 1.0
     """How much the cosine to the contrast phrase is subtracted in prediction."""
-    contrast_gain: float = 0.05
+    contrast_gain: float = 0.0
     """Minimum gain in labelling separation (Pearson) for keeping a contrast."""
     seed: int = 0
 
@@ -123,11 +129,15 @@ class OfflineBackend:
 
     def label(self, batch: Sequence[FeatureExamples]) -> list[Label]:
         self._vectors = {}
-        drafts = [self._draft(examples) for examples in batch]
+        ranked = [self.candidates(examples) for examples in batch]
+        shortlists = [self._shortlist(examples, candidates)
+                      for examples, candidates in zip(batch, ranked, strict=True)]
         contrasts = [self._contrasts(examples) for examples in batch]
-        self._embed([p for label in drafts for p in (label.phrase or label.text,
-                                                     *label.keywords) if p]
+        self._embed([p for options in shortlists for p in options.values()]
                     + [p for options in contrasts for p in options])
+        drafts = [self._draft(examples, candidates, options) for examples, candidates, options
+                  in zip(batch, ranked, shortlists, strict=True)]
+        self._embed([k for label in drafts for k in label.keywords])
         return [self._with_contrast(examples, label, options) if label.text else label
                 for examples, label, options in zip(batch, drafts, contrasts, strict=True)]
 
@@ -188,22 +198,39 @@ class OfflineBackend:
         return [Candidate(names[i], float(total[i]), float(coverage[i]), float(top_coverage[i]),
                           float(hard[i]), float(rate[i])) for i in order]
 
-    def _draft(self, examples: FeatureExamples) -> Label:
-        """Label, keywords and mixed flag from the candidates (the contrast comes later)."""
+    def _shortlist(self, examples: FeatureExamples, ranked: list[Candidate]) -> dict[str, str]:
+        """Surface form by key of the candidates close enough to the best to be the label."""
         cfg = self.config
-        ranked = self.candidates(examples)
+        if not ranked:
+            return {}
+        rows = examples.labelling.rows[examples.labelling.active].tolist()
+        floor = ranked[0].score - cfg.shortlist_margin
+        return {c.phrase: self.index.surface(c.phrase, rows)
+                for c in ranked[:cfg.shortlist] if c.score >= floor}
+
+    def _draft(self, examples: FeatureExamples, ranked: list[Candidate],
+               shortlist: dict[str, str]) -> Label:
+        """Label, keywords and mixed flag (the contrast comes later). The label is the
+        shortlisted phrase whose score plus embedding separation is best: the counts decide
+        which phrases may name the feature, the embedding only breaks near-ties among them."""
+        cfg = self.config
         if not ranked:
             return Label("", "no phrase occurs in two activating documents", True)
-        rows = examples.labelling.rows[examples.labelling.active].tolist()
-        best, chosen = ranked[0], [ranked[0]]
-        used = set(best.phrase.split())
-        for candidate in ranked[1:]:
+        items = examples.labelling
+        options = [c for c in ranked if c.phrase in shortlist]
+        vectors = np.stack([self._vectors[shortlist[c.phrase]] for c in options])
+        separation = _separation(self._doc_vectors(items.rows) @ vectors.T, items.active)
+        total = np.array([c.score for c in options]) + cfg.separation_weight * separation
+        best = options[int(np.argmax(total))]
+        chosen, used = [best], set(best.phrase.split())
+        for candidate in ranked:
             if len(chosen) > cfg.keywords or candidate.score <= 0:
                 break
             if not used & set(candidate.phrase.split()):
                 chosen.append(candidate)
                 used.update(candidate.phrase.split())
-        shown = [self.index.surface(c.phrase, rows) for c in chosen]
+        rows = items.rows[items.active].tolist()
+        shown = [shortlist.get(c.phrase) or self.index.surface(c.phrase, rows) for c in chosen]
         evidence = "; ".join(f"{c.phrase} (covers {c.coverage:.0%}, top {c.top_coverage:.0%}, "
                              f"hard {c.hard:.0%}, corpus {c.background:.1%})" for c in chosen)
         if best.top_coverage < cfg.mixed_coverage:

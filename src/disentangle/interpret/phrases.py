@@ -1,9 +1,9 @@
 """Contrastive key phrases: what a feature's documents say that the corpus at large does not.
 
 Candidates are 1–4-word phrases inside runs of content words (stop words and punctuation end a
-run, LaTeX and math are removed first), counted once per document. Plurals are folded
-("galaxy clusters" and "galaxy cluster" are one phrase); each phrase keeps the surface form
-it was written in, so labels show words that occur in the abstracts. A phrase that nearly always
+run, LaTeX and math are removed first), counted once per document. Plurals and hyphens are
+folded ("gamma-ray bursts" and "gamma ray burst" are one phrase); each phrase keeps the
+surface form it was written in, so labels show words that occur in the abstracts. A phrase that nearly always
 appears inside one longer phrase in the feature's documents ("chain monte carlo" inside
 "markov chain monte carlo", "carlo" inside "monte carlo") gives way to it, so labels are whole
 terms rather than fragments. A phrase scores by the
@@ -78,7 +78,7 @@ def singular(word: str) -> str:
 
 
 def _add_ngrams(words: list[str], phrases: dict[str, str]) -> None:
-    keys = [singular(w) for w in words]
+    keys = [" ".join(singular(part) for part in w.split("-") if part) for w in words]
     for n in range(1, MAX_NGRAM + 1):
         for start in range(len(words) - n + 1):
             window = keys[start:start + n]
