@@ -3,10 +3,10 @@
 Candidates are 1–4-word phrases inside runs of content words (stop words and punctuation end a
 run, LaTeX and math are removed first), counted once per document. Plurals and hyphens are
 folded ("gamma-ray bursts" and "gamma ray burst" are one phrase); each phrase keeps the
-surface form it was written in, so labels show words that occur in the abstracts. A phrase that nearly always
-appears inside one longer phrase in the feature's documents ("chain monte carlo" inside
-"markov chain monte carlo", "carlo" inside "monte carlo") gives way to it, so labels are whole
-terms rather than fragments. A phrase scores by the
+surface form it was written in, so labels show words that occur in the abstracts. A phrase
+that nearly always appears inside one longer phrase in the feature's documents ("chain monte
+carlo" inside "markov chain monte carlo", "carlo" inside "monte carlo") gives way to it, so
+labels are whole terms rather than fragments. A phrase scores by the
 z-score of its log-odds of appearing in a feature document versus a background document, each
 smoothed with a Beta prior centred on the background rate (Monroe et al.'s informative
 Dirichlet prior, in its per-document form). The prior keeps phrases seen in two documents from
