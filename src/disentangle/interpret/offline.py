@@ -72,7 +72,7 @@ class OfflineConfig:
     separation_weight: float = 2.0
     """Weight of the embedding separation (Pearson on labelling documents) among them."""
     keywords: int = 4
-    mixed_coverage: float = 0.3
+    mixed_coverage: float = 0.4
     """Below this share of top documents containing the best phrase, the feature is mixed."""
     keyword_weight: float = 0.5
     """Weight of the keywords' mean direction in prediction, against the label's."""

@@ -68,7 +68,7 @@ def document_phrases(text: str) -> dict[str, str]:
 
 def singular(word: str) -> str:
     """A crude English singular, only for grouping forms of one word (never shown)."""
-    if len(word) <= 3 or word.endswith(("ss", "us", "is", "ics")):
+    if len(word) <= 3 or word.endswith(("ss", "us", "is")):
         return word
     if word.endswith("ies") and len(word) > 4:
         return word[:-3] + "y"
