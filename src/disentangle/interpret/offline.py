@@ -24,9 +24,9 @@ For each feature:
 Prediction for scoring uses only the label's phrases and each held-out document's embedding
 (the same embedder made both): the cosine to the label phrase plus ``keyword_weight`` times the
 mean cosine to the keywords, minus ``contrast_weight`` times the cosine to the contrast phrase,
-thresholded where F1 peaks on the labelling documents. Each batch embeds its phrases in one
-sorted call and keeps nothing between batches, so a resumed run labels exactly as an
-uninterrupted one.
+thresholded where F1 peaks on the labelling documents. Phrases are embedded once per process,
+in sorted batches; a phrase's vector does not depend on what shares its batch (the local
+MiniLM gives bit-identical vectors), so a resumed run labels exactly as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from disentangle.interpret.phrases import (
     PhraseIndex,
     absorbed_phrases,
     contrastive_phrases,
+    is_term,
 )
 from disentangle.interpret.scoring import Prediction, best_threshold
 from disentangle.metrics import pearson
@@ -128,7 +129,6 @@ class OfflineBackend:
         return self._background
 
     def label(self, batch: Sequence[FeatureExamples]) -> list[Label]:
-        self._vectors = {}
         ranked = [self.candidates(examples) for examples in batch]
         shortlists = [self._shortlist(examples, candidates)
                       for examples, candidates in zip(batch, ranked, strict=True)]
@@ -170,10 +170,10 @@ class OfflineBackend:
         rows = items.rows[active].tolist()
         weights = items.activations[active].astype(np.float64)
         is_top = items.of_kind("top")[active]
-        counts = self.index.document_frequency(rows)
-        skip = absorbed_phrases(counts)
         need = min(cfg.min_documents, len(rows))
-        names = sorted(p for p, c in counts.items() if c >= need and p not in skip)
+        counts = {p: c for p, c in self.index.document_frequency(rows).items() if c >= need}
+        skip = absorbed_phrases(counts)
+        names = sorted(p for p in counts if p not in skip and is_term(p))
         if not names:
             return []
         position = {name: i for i, name in enumerate(names)}

@@ -19,7 +19,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 import numpy as np
@@ -77,13 +77,29 @@ def singular(word: str) -> str:
     return word[:-1] if word.endswith("s") else word
 
 
+@lru_cache(maxsize=1 << 18)
+def _key(word: str) -> str:
+    """A word's folded form: singular, hyphens as spaces ("gamma-rays" → "gamma ray")."""
+    return " ".join(singular(part) for part in word.split("-") if part)
+
+
 def _add_ngrams(words: list[str], phrases: dict[str, str]) -> None:
-    keys = [" ".join(singular(part) for part in w.split("-") if part) for w in words]
-    for n in range(1, MAX_NGRAM + 1):
+    """Every 1–``MAX_NGRAM``-word window of ``words``, by key; the surface form is built only
+    where it differs from the key (this loop is most of the labeller's time)."""
+    keys = [_key(w) for w in words]
+    changed = [k != w for k, w in zip(keys, words, strict=True)]
+    for n in range(1, min(MAX_NGRAM, len(words)) + 1):
         for start in range(len(words) - n + 1):
-            window = keys[start:start + n]
-            if n == 1 or len(set(window)) == n:  # "gradient gradient" is no term
-                phrases.setdefault(" ".join(window), " ".join(words[start:start + n]))
+            end = start + n
+            key = keys[start] if n == 1 else " ".join(keys[start:end])
+            if key not in phrases:
+                phrases[key] = " ".join(words[start:end]) if any(changed[start:end]) else key
+
+
+def is_term(phrase: str) -> bool:
+    """No word twice ("gradient gradient" is an artefact of word lists, not a term)."""
+    words = phrase.split(" ")
+    return len(set(words)) == len(words)
 
 
 class PhraseIndex:
@@ -139,8 +155,9 @@ def contrastive_phrases(
     ``foreground`` holds document frequencies over ``documents`` feature documents. Only
     phrases in at least ``min_documents`` of them compete, and only positive z-scores count.
     """
-    absorbed = absorbed_phrases(foreground)
-    names = sorted(p for p, c in foreground.items() if c >= min_documents and p not in absorbed)
+    frequent = {p: c for p, c in foreground.items() if c >= min_documents}
+    absorbed = absorbed_phrases(frequent)
+    names = sorted(p for p in frequent if p not in absorbed and is_term(p))
     if not names:
         return []
     y_f = np.array([foreground[p] for p in names], np.float64)
@@ -155,9 +172,10 @@ def contrastive_phrases(
     return [(names[i], float(z[i])) for i in order if z[i] > 0]
 
 
-def absorbed_phrases(foreground: Counter[str]) -> set[str]:
+def absorbed_phrases(foreground: Mapping[str, int]) -> set[str]:
     """Phrases whose documents nearly all contain one particular one-word-longer phrase
-    (dropping the longer phrase's first or last word gives the shorter one)."""
+    (dropping the longer phrase's first or last word gives the shorter one). Passing only
+    the phrases seen at least twice gives the same answer for those, much faster."""
     longest_extension: dict[str, int] = {}
     for phrase, count in foreground.items():
         words = phrase.split(" ")
@@ -165,7 +183,8 @@ def absorbed_phrases(foreground: Counter[str]) -> set[str]:
             continue
         for shorter in (" ".join(words[1:]), " ".join(words[:-1])):
             longest_extension[shorter] = max(longest_extension.get(shorter, 0), count)
-    return {p for p, best in longest_extension.items() if best >= ABSORBED * foreground[p]}
+    return {p for p, best in longest_extension.items()
+            if p in foreground and best >= ABSORBED * foreground[p]}
 
 
 def label_phrases(text: str) -> list[str]:
