@@ -270,7 +270,9 @@ def secondary_features(workspace: Workspace, name: str) -> list[int]:
     if not path.exists():
         return []
     table = read_parquet(path)
-    secondary = table.column("duplicate_of").to_numpy() >= 0
+    secondary = np.zeros(table.num_rows, bool)
+    if "duplicate_of" in table.column_names:
+        secondary |= table.column("duplicate_of").to_numpy() >= 0
     if "mixed" in table.column_names:
         secondary |= table.column("mixed").to_numpy(zero_copy_only=False).astype(bool)
     return table.column("feature").to_numpy()[secondary].tolist()
