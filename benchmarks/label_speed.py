@@ -15,13 +15,13 @@ import os
 import resource
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
-from disentangle import pipeline
 from disentangle.interpret import OfflineBackend, interpret_features
-from disentangle.io import read_parquet
-from disentangle.workspace import Workspace
+from disentangle.stages import codes, corpus_texts, query_embedder
+from disentangle.workspace import BatchStore, Workspace
 
 
 def main() -> None:
@@ -33,15 +33,15 @@ def main() -> None:
     workspace = Workspace.open(args.workspace)
     name = workspace.resolve_sae(args.sae)
     wall, cpu = time.perf_counter(), time.process_time()
-    codes = pipeline.codes_of(workspace, name)
-    texts = pipeline.corpus_texts(workspace)
+    sae_codes = codes(workspace, name)
+    texts = corpus_texts(workspace)
     embeddings = workspace.embeddings()
-    stats = read_parquet(workspace.codes_dir(name) / "feature_stats.parquet")
-    backend = OfflineBackend(texts, embeddings, pipeline.query_embedder(workspace))
+    stats = workspace.sae_folder(name).feature_stats()
+    backend = OfflineBackend(texts, embeddings, query_embedder(workspace))
     features = range(args.features) if args.features else None
     with tempfile.TemporaryDirectory() as out:
-        table = interpret_features(texts, codes, embeddings, backend, out, features=features,
-                                   stats=stats)
+        table = interpret_features(texts, sae_codes, embeddings, backend, BatchStore(Path(out)),
+                                   features=features, stats=stats)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     pearson = table.column("pearson").to_numpy(zero_copy_only=False)
     mixed = table.column("mixed").to_numpy(zero_copy_only=False)

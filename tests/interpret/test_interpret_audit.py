@@ -22,6 +22,7 @@ from disentangle.interpret import (
     interpret_features,
 )
 from disentangle.judging import digest, parse_sample, read_answers, read_key, write_packet
+from disentangle.workspace import BatchStore
 
 CONFIG = InterpretConfig(examples=ExampleConfig(min_label_chars=100), batch_size=8)
 
@@ -31,7 +32,7 @@ def labelled(tmp_path_factory) -> tuple[Corpus, pa.Table, list[str]]:
     corpus = make_corpus()
     backend = OfflineBackend(corpus.texts, corpus.embeddings, corpus.embedder)
     table = interpret_features(corpus.texts, corpus.codes, corpus.embeddings, backend,
-                               tmp_path_factory.mktemp("audit"), config=CONFIG)
+                               BatchStore(tmp_path_factory.mktemp("audit")), config=CONFIG)
     titles = [" ".join(text.split()[2:10]) for text in corpus.texts]  # drop "Title N"
     return corpus, table, titles
 

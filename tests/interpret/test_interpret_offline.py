@@ -27,6 +27,7 @@ from disentangle.interpret import (
 )
 from disentangle.interpret.backend import Label
 from disentangle.interpret.phrases import document_phrases
+from disentangle.workspace import BatchStore
 
 CONFIG = InterpretConfig(examples=ExampleConfig(min_label_chars=100), batch_size=8)
 
@@ -38,8 +39,8 @@ def corpus() -> Corpus:
 
 def run(corpus: Corpus, codes: SparseCodes, out_dir, features=None):
     backend = OfflineBackend(corpus.texts, corpus.embeddings, corpus.embedder)
-    return interpret_features(corpus.texts, codes, corpus.embeddings, backend, out_dir,
-                              features=features, config=CONFIG)
+    return interpret_features(corpus.texts, codes, corpus.embeddings, backend,
+                              BatchStore(out_dir), features=features, config=CONFIG)
 
 
 def test_labelling_and_scoring_sets_are_disjoint(corpus: Corpus) -> None:
@@ -90,8 +91,8 @@ def test_resume_skips_done_features_and_outputs_render(corpus: Corpus, tmp_path)
     seen: list[int] = []
     original = counting.label
     counting.label = lambda batch: seen.extend(e.feature for e in batch) or original(batch)
-    table = interpret_features(corpus.texts, corpus.codes, corpus.embeddings, counting, tmp_path,
-                               config=CONFIG)
+    table = interpret_features(corpus.texts, corpus.codes, corpus.embeddings, counting,
+                               BatchStore(tmp_path), config=CONFIG)
     assert seen == list(range(8, 16))
     assert table.num_rows == 16
     assert table.slice(0, 8).column("label").to_pylist() == first.column("label").to_pylist()
@@ -124,15 +125,18 @@ def test_contrast_phrase_is_subtracted_and_keywords_added(corpus: Corpus) -> Non
 
 LABEL_RUN = """
 import json, sys
+from pathlib import Path
 from planted_corpus import make_corpus
 from disentangle.interpret import ExampleConfig, InterpretConfig, OfflineBackend
 from disentangle.interpret import interpret_features
+from disentangle.workspace import BatchStore
 corpus = make_corpus(600)
 # Four words in exactly the same documents tie on every count: only a fixed order decides.
 texts = [("Zeta. Theta. Kappa. Lambda. " if planted else "") + text
          for planted, text in zip(corpus.planted, corpus.texts)]
 backend = OfflineBackend(texts, corpus.embeddings, corpus.embedder)
-table = interpret_features(texts, corpus.codes, corpus.embeddings, backend, sys.argv[1],
+table = interpret_features(texts, corpus.codes, corpus.embeddings, backend,
+                           BatchStore(Path(sys.argv[1])),
                            config=InterpretConfig(examples=ExampleConfig(min_label_chars=100)))
 print(json.dumps(table.select(["label", "keywords", "contrast", "evidence", "pearson"])
                  .to_pylist()))

@@ -1,4 +1,7 @@
-"""Feature families (co-occurrence trees), cross-SAE matching, stability and trends."""
+"""Feature families (co-occurrence trees), cross-SAE matching, stability and trends.
+
+Figures live in :mod:`disentangle.families.plots`, imported only where one is drawn, so
+that reading families (the web app does) never loads matplotlib."""
 
 from disentangle.families.activation import family_activations, family_membership
 from disentangle.families.cooccurrence import (
@@ -30,12 +33,6 @@ from disentangle.families.matching import (
     split_chain,
     splits,
 )
-from disentangle.families.plots import (
-    plot_category_prevalence,
-    plot_match_histograms,
-    plot_split_tree,
-    plot_trends,
-)
 from disentangle.families.stability import family_stability, feature_stability
 from disentangle.families.table import (
     SCORE_COLUMNS,
@@ -53,49 +50,13 @@ from disentangle.families.trends import (
 )
 
 __all__ = [
-    "DEFAULT_THRESHOLD",
-    "SCORE_COLUMNS",
-    "Belongs",
-    "Family",
-    "FamilyBuild",
-    "FeatureTree",
-    "Labeller",
-    "SplitChain",
-    "activity_matrix",
-    "best_match",
-    "build_families",
-    "category_groups",
-    "clean_mask",
-    "cooccurrence",
-    "deduplicate",
-    "denser_first",
-    "edge_weights",
-    "families_from_table",
-    "families_table",
-    "family_activations",
-    "family_membership",
-    "family_stability",
-    "feature_counts",
-    "feature_stability",
-    "find_roots",
-    "hungarian_match",
-    "jaccard",
-    "label_families",
-    "label_family",
-    "maximum_spanning_tree",
-    "normalised_weights",
-    "persistence",
-    "plot_category_prevalence",
-    "plot_match_histograms",
-    "plot_split_tree",
-    "plot_trends",
-    "prevalence",
-    "prune",
-    "restrict",
-    "split_chain",
-    "splits",
-    "top_trends",
-    "trends_table",
-    "write_tree_graphml",
+    "DEFAULT_THRESHOLD", "SCORE_COLUMNS", "Belongs", "Family", "FamilyBuild", "FeatureTree",
+    "Labeller", "SplitChain", "activity_matrix", "best_match", "build_families",
+    "category_groups", "clean_mask", "cooccurrence", "deduplicate", "denser_first",
+    "edge_weights", "families_from_table", "families_table", "family_activations",
+    "family_membership", "family_stability", "feature_counts", "feature_stability",
+    "find_roots", "hungarian_match", "jaccard", "label_families", "label_family",
+    "maximum_spanning_tree", "normalised_weights", "persistence", "prevalence", "prune",
+    "restrict", "split_chain", "splits", "top_trends", "trends_table", "write_tree_graphml",
     "year_groups",
 ]

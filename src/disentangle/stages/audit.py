@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from disentangle import pipeline
-from disentangle.analysis import families as family_store
 from disentangle.families import audit as family_audit
 from disentangle.interpret import ChatClient, ChatConfig
 from disentangle.interpret import audit as label_audit
@@ -23,6 +21,9 @@ from disentangle.judging import (
     read_key,
     write_packet,
 )
+from disentangle.stages.families import feature_labels
+from disentangle.stages.families import load as load_families
+from disentangle.stages.readers import codes as stored_codes
 from disentangle.workspace import Workspace
 
 DEFAULT_SAMPLE = "clean:30,band:30"
@@ -38,21 +39,18 @@ class AuditFiles:
     answers: Path | None = None
 
 
-def audit_dir(workspace: Workspace, name: str) -> Path:
-    return workspace.sae_dir(name) / "audit"
-
-
 def write_label_audit(workspace: Workspace, name: str | None = None, *,
                       sample: str = DEFAULT_SAMPLE, seed: int = 0, out: Path | None = None,
                       judge: Judge | None = None) -> AuditFiles:
     """Label packet and key for a sample of features; answers too when ``judge`` is given."""
     groups = parse_sample(sample, label_audit.GROUPS)
-    name, table = pipeline.features_table(workspace, name)
+    name = workspace.resolve_sae(name)
+    folder = workspace.sae_folder(name)
+    table = folder.features()
     corpus = workspace.corpus()
     titles = corpus.column("title").to_pylist()
-    items = label_audit.build_items(table, pipeline.codes_of(workspace, name), titles, groups,
-                                    seed)
-    out = out or audit_dir(workspace, name)
+    items = label_audit.build_items(table, stored_codes(workspace, name), titles, groups, seed)
+    out = out or folder.audit_dir
     packet, key = write_packet(out, label_audit.PACKET_STEM,
                                label_audit.packet_text(items, corpus.num_rows),
                                label_audit.key_record(items, _meta(workspace, name, seed,
@@ -69,12 +67,11 @@ def write_family_audit(workspace: Workspace, name: str | None = None, *,
                        count: int = DEFAULT_FAMILIES, seed: int = 0, out: Path | None = None,
                        judge: Judge | None = None) -> AuditFiles:
     """Family packet and key for ``count`` random families; answers when ``judge`` is given."""
-    name, table = family_store.load(workspace, name)
-    codes = pipeline.codes_of(workspace, name)
-    labels = family_store.feature_labels(workspace, name, codes.n_features) or [
-        f"#{i}" for i in range(codes.n_features)]
+    name, table = load_families(workspace, name)
+    n_features = stored_codes(workspace, name).n_features
+    labels = feature_labels(workspace, name, n_features) or [f"#{i}" for i in range(n_features)]
     items = family_audit.build_items(table, labels, count, seed)
-    out = out or audit_dir(workspace, name)
+    out = out or workspace.sae_folder(name).audit_dir
     packet, key = write_packet(out, family_audit.PACKET_STEM, family_audit.packet_text(items),
                                family_audit.key_record(items, _meta(workspace, name, seed,
                                                                     f"families:{count}")))
