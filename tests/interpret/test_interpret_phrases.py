@@ -71,3 +71,9 @@ def test_plurals_and_hyphens_fold_into_one_phrase_keeping_a_written_form() -> No
     counts = index.document_frequency([0, 1, 2])
     assert counts["gamma ray burst"] == 3
     assert index.surface("gamma ray burst", [0, 1, 2]) == "gamma-ray bursts"
+
+
+def test_acronyms_keep_their_capitals_and_fold_with_lower_case_forms() -> None:
+    phrases = document_phrases("Variability of AGNs seen by LSST; an AGN and agns.")
+    assert phrases["agn"] == "AGNs" and phrases["lsst"] == "LSST"
+    assert phrases["variability"] == "variability"

@@ -45,25 +45,32 @@ def stop_words() -> frozenset[str]:
 
 
 def document_phrases(text: str) -> dict[str, str]:
-    """The distinct candidate phrases of one text: plural-folded key → first surface form.
+    """The distinct candidate phrases of one text: folded key → first surface form.
 
+    Surface forms are lower case except acronyms ("LSST", "AGNs"), which keep their capitals.
     A dict (ordered by first occurrence), never a set, so that everything counted from it
     comes out in the same order whatever ``PYTHONHASHSEED`` is.
     """
     stops = stop_words()
-    text = _COMMAND.sub(" ", _MATH.sub(" ", text)).lower()
+    text = _COMMAND.sub(" ", _MATH.sub(" ", text))
     phrases: dict[str, str] = {}
     for run in _RUN_BREAK.split(text):
         words: list[str] = []
         for token in run.split():
-            word = token.strip("'-")
+            original = token.strip("'-")
+            word = original.lower()
             if _TOKEN.fullmatch(word) and len(word) > 1 and word not in stops:
-                words.append(word)
+                words.append(original if _is_acronym(original) else word)
                 continue
             _add_ngrams(words, phrases)
             words = []
         _add_ngrams(words, phrases)
     return phrases
+
+
+def _is_acronym(word: str) -> bool:
+    letters = word[:-1] if word.endswith("s") else word
+    return len(letters) > 1 and letters.isupper()
 
 
 def singular(word: str) -> str:
@@ -86,7 +93,7 @@ def _key(word: str) -> str:
 def _add_ngrams(words: list[str], phrases: dict[str, str]) -> None:
     """Every 1–``MAX_NGRAM``-word window of ``words``, by key; the surface form is built only
     where it differs from the key (this loop is most of the labeller's time)."""
-    keys = [_key(w) for w in words]
+    keys = [_key(w.lower()) for w in words]
     changed = [k != w for k, w in zip(keys, words, strict=True)]
     for n in range(1, min(MAX_NGRAM, len(words)) + 1):
         for start in range(len(words) - n + 1):
