@@ -62,7 +62,7 @@ class OfflineConfig:
     min_documents: int = 2
     """A phrase must occur in this many activating labelling documents to be a candidate."""
     background_documents: int = 5000
-    hard_weight: float = 1.0
+    hard_weight: float = 0.3
     """Penalty per unit share of labelling hard negatives containing the phrase."""
     ngram_bonus: float = 0.04
     """Bonus per extra word of a phrase (in units of F1)."""
