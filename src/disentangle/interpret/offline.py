@@ -9,8 +9,8 @@ For each feature:
    activation-weighted share of activating documents containing it; its *precision* is
    estimated from its rate in a random background sample against the feature's density
    (a generic word is in far more documents than the feature fires on; a fragment is precise
-   but covers few). The score is their F1, minus the share of hard negatives (topical
-   neighbours where the feature is silent) containing the phrase. So a label is as broad as
+   but covers few). The score is their F1, minus a fraction of the share of hard negatives
+   (topical neighbours where the feature is silent) containing the phrase. So a label is as broad as
    the activating set: a dense feature may be named "galaxies", a rare one must be specific.
    Longer phrases get a small bonus, so "white dwarf" beats "dwarf" at a similar score.
    No candidate is ever chosen by embedding similarity;
