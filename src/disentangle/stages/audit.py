@@ -21,7 +21,7 @@ from disentangle.judging import (
     read_key,
     write_packet,
 )
-from disentangle.stages.families import feature_labels
+from disentangle.stages.families import label_list
 from disentangle.stages.families import load as load_families
 from disentangle.stages.readers import codes as stored_codes
 from disentangle.workspace import Workspace
@@ -69,7 +69,7 @@ def write_family_audit(workspace: Workspace, name: str | None = None, *,
     """Family packet and key for ``count`` random families; answers when ``judge`` is given."""
     name, table = load_families(workspace, name)
     n_features = stored_codes(workspace, name).n_features
-    labels = feature_labels(workspace, name, n_features) or [f"#{i}" for i in range(n_features)]
+    labels = label_list(workspace, name, n_features) or [f"#{i}" for i in range(n_features)]
     items = family_audit.build_items(table, labels, count, seed)
     out = out or workspace.sae_folder(name).audit_dir
     packet, key = write_packet(out, family_audit.PACKET_STEM, family_audit.packet_text(items),
