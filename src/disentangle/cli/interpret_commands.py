@@ -70,7 +70,7 @@ def _print_features(table: pa.Table, title: str) -> None:
                             ("density", "right"), ("clean", "center")):
         shown.add_column(column, justify=justify)  # type: ignore[arg-type]
     for row in table.to_pylist():
-        shown.add_row(str(row["feature"]), row["label"], ", ".join(row.get("keywords") or []),
+        shown.add_row(str(row["feature"]), row["label"], ", ".join((row.get("keywords") or [])[:3]),
                       f"{row['pearson']:.2f}",
                       f"{row['f1']:.2f}", f"{row['pearson_balanced']:.2f}",
                       f"{row['density']:.4f}", "✓" if row["clean"] else "")
