@@ -26,6 +26,7 @@ from disentangle.interpret import (
     summarize,
 )
 from disentangle.interpret.backend import Label
+from disentangle.interpret.labels import disambiguate, duplicate_of
 from disentangle.interpret.phrases import document_phrases
 from disentangle.workspace import BatchStore
 
@@ -157,3 +158,12 @@ def test_labels_do_not_depend_on_the_hash_seed(tmp_path) -> None:
     assert outputs[0] == outputs[1]
     rows = json.loads(outputs[0])
     assert {"zeta", "theta", "kappa", "lambda"} <= {rows[0]["label"], *rows[0]["keywords"]}
+
+
+def test_duplicate_labels_get_a_keyword_and_never_an_id() -> None:
+    labels = ["dust", "Dust", "dust", "dust", "gas"]
+    keywords = [["grains"], ["grains", "extinction"], ["grains"], [], []]
+    duplicates = duplicate_of(labels, np.array([0.9, 0.5, 0.4, 0.3, 0.8]), np.arange(5))
+    assert duplicates.tolist() == [-1, 0, 0, 0, -1]
+    assert disambiguate(labels, keywords, duplicates) == [
+        "dust", "Dust (grains)", "dust (2)", "dust (3)", "gas"]

@@ -172,7 +172,7 @@ def finish_table(results: pa.Table, stats: pa.Table, clean: CleanCriteria) -> pa
 
     columns = {
         "feature": results.column("feature").cast(pa.int32()),
-        "label": pa.array(disambiguate(labels, keywords, duplicates, features), pa.string()),
+        "label": pa.array(disambiguate(labels, keywords, duplicates), pa.string()),
         "keywords": results.column("keywords"),
         "contrast": results.column("contrast"),
         "mixed": pa.array(mixed),
