@@ -33,6 +33,8 @@ LETTERS = string.ascii_uppercase[:2 * SHOWN]
 BAND = (0.001, 0.05)
 """The typical feature's density range (0.1–5 % of documents)."""
 GROUPS = ("clean", "band", "all")
+ALL_JUDGED = "all judged"
+"""The row of the score table that pools every group."""
 
 INSTRUCTIONS = """\
 # Judging feature labels (blind)
@@ -190,7 +192,7 @@ def score(key: dict[str, Any], answers: dict[int, dict[str, Any]]) -> dict[str, 
         picked &= set(LETTERS)
         numbers = {"precision": len(picked & set(entry["active"])) / len(picked)} if picked \
             else {}
-        for group in (entry["group"], "all judged"):
+        for group in (entry["group"], ALL_JUDGED):
             tallies.setdefault(group, Tally()).add(verdict, **numbers)
     return tallies
 
@@ -198,7 +200,7 @@ def score(key: dict[str, Any], answers: dict[int, dict[str, Any]]) -> dict[str, 
 def format_score(tallies: dict[str, Tally]) -> str:
     lines = [f"{'group':<12} {'items':>5} {'answered':>8} {'detection precision':>19} "
              f"{'accepted':>8} {'partial':>7} {'rejected':>8}"]
-    for group, tally in tallies.items():
+    for group, tally in sorted(tallies.items(), key=lambda item: item[0] == ALL_JUDGED):
         lines.append(f"{group:<12} {tally.items:>5} {tally.answered:>8} "
                      f"{tally.mean('precision'):>19.2f} {tally.rate('accept'):>8.0%} "
                      f"{tally.rate('partial'):>7.0%} {tally.rate('reject'):>8.0%}")
