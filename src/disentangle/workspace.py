@@ -268,7 +268,7 @@ class SAEFolder:
         codes/feature_stats.parquet                                encode
         features.parquet (+ .json), interpret/                     interpret
         families.parquet (+ .json, .graphml), families-scoring/    families build
-        trends/, eval/                                             trends, eval
+        trends/, eval/, audit/                                     trends, eval
     """
 
     def __init__(self, root: Path) -> None:
@@ -408,6 +408,12 @@ class SAEFolder:
     def eval_report_path(self, stem: str) -> Path:
         """The markdown report that sums up several evaluation runs."""
         return self.root / "eval" / f"{stem}.md"
+
+    @property
+    def audit_dir(self) -> Path:
+        """Blind audits (``eval labels|families``): ``<kind>-packet.md`` for the judge,
+        ``<kind>-key.json`` for the scorer, ``<kind>-answers-llm.jsonl`` from an LLM judge."""
+        return self.root / "audit"
 
     def _table(self, path: Path, what: str, command: str,
                columns: list[str] | None = None) -> pa.Table:

@@ -59,6 +59,7 @@ class AppService:
         self.n_features = searcher.sae.config.n
         self.decoder = unit_rows(searcher.decoder)
         self.scores = _scores_by_feature(scores)
+        self.keywords = _keywords_by_feature(scores)
         self.families = {f.id: f for f in families}
         self.larger = larger or {}
         self._family_of: dict[int, list[int]] = {}
@@ -104,6 +105,7 @@ class AppService:
         """What the UI prints for a feature: its label, else its strongest title."""
         hints = self.hints[feature]
         return {"feature": feature, "label": self.label(feature),
+                "keywords": self.keywords.get(feature, []),
                 "hint": hints[0] if hints else None,
                 "density": float(self.searcher.features.density[feature])}
 
@@ -322,6 +324,15 @@ def _scores_by_feature(table: pa.Table | None) -> dict[int, dict[str, Any]]:
     rows = table.select(keep).to_pylist()
     return {int(f): {k: _plain(v) for k, v in row.items()} for f, row in zip(features, rows,
                                                                           strict=True)}
+
+
+def _keywords_by_feature(table: pa.Table | None) -> dict[int, list[str]]:
+    """The keywords shown beside each label (none before ``interpret``, or from an LLM)."""
+    if table is None or "keywords" not in table.column_names:
+        return {}
+    return {int(f): list(k or []) for f, k in zip(table.column("feature").to_pylist(),
+                                                   table.column("keywords").to_pylist(),
+                                                   strict=True)}
 
 
 def _plain(value: Any) -> Any:

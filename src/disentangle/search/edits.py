@@ -1,16 +1,18 @@
 """Edits to a query's features, named by id, by label or by family.
 
 Users think in labels ("exoplanets"), the model in feature ids, so every edit is resolved
-against the label table first: exact label, then a unique substring, then a close spelling.
-Anything ambiguous is an error listing the candidates rather than a silent guess, since a
-wrong feature steers the search somewhere the user did not ask for.
+against the label table first: exact label, then a substring, then a close spelling. Where a
+rule finds several features, the one that is not *secondary* (a duplicate of another's label,
+or a mixed feature) wins; anything still ambiguous is an error listing the candidates rather
+than a silent guess, since a wrong feature steers the search somewhere the user did not ask
+for.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, NoReturn, TypeVar
 
@@ -133,9 +135,12 @@ class FeatureResolver:
         labels: Mapping[int, str] | None = None,
         families: Mapping[int | str, Sequence[int]] | None = None,
         family_labels: Mapping[int | str, str] | None = None,
+        secondary: Collection[int] = (),
     ) -> None:
         self.n_features = n_features
         self.labels = dict(labels or {})
+        self.secondary = frozenset(int(f) for f in secondary)
+        """Features that lose a tie: duplicates of another feature's label, mixed features."""
         self.families = {key: [int(m) for m in members]
                          for key, members in (families or {}).items()}
         self.family_labels = dict(family_labels or {})
@@ -153,7 +158,7 @@ class FeatureResolver:
                     f"feature {target} does not exist; ids run from 0 to {self.n_features - 1}")
             return target
         return _match(target, self.labels, "feature",
-                      "run `disentangle features find` to search the labels")
+                      "run `disentangle features find` to search the labels", self.secondary)
 
     def family(self, target: int | str) -> list[int]:
         """The member features of a family named by id or label."""
@@ -174,27 +179,27 @@ class FeatureResolver:
         return [ResolvedEdit(feature, edit.op, float(edit.value)) for feature in members]
 
 
-def _match(name: str, labels: Mapping[K, str], kind: str, hint: str) -> K:
-    """Exact label, else a unique substring, else a unique close spelling (all compared
-    case- and punctuation-insensitively, so "large scale" finds "large-scale structure")."""
+def _match(name: str, labels: Mapping[K, str], kind: str, hint: str,
+           secondary: Collection[K] = ()) -> K:
+    """Exact label, else a substring, else a close spelling (all compared case- and
+    punctuation-insensitively, so "large scale" finds "large-scale structure"); the first
+    rule that finds anything decides, and within it a single non-secondary key wins."""
     needle = _normal(name)
     lowered = {key: _normal(label) for key, label in labels.items()}
-    for rule in (
-        lambda label: label == needle,
-        lambda label: needle in label,
-    ):
-        found = [key for key, label in lowered.items() if rule(label)]
-        if len(found) == 1:
-            return found[0]
+
+    def close() -> set[str]:
+        return set(difflib.get_close_matches(needle, sorted(set(lowered.values())),
+                                             n=MAX_CANDIDATES, cutoff=0.75))
+
+    for rule in (lambda: {needle}, lambda: {label for label in lowered.values()
+                                            if needle in label}, close):
+        accepted = rule()
+        found = [key for key, label in lowered.items() if label in accepted]
+        primary = [key for key in found if key not in secondary]
+        if len(found) == 1 or len(primary) == 1:
+            return found[0] if len(found) == 1 else primary[0]
         if found:
             _ambiguous(name, found, labels, kind)
-    close = difflib.get_close_matches(needle, list(set(lowered.values())), n=MAX_CANDIDATES,
-                                      cutoff=0.75)
-    found = [key for key, label in lowered.items() if label in close]
-    if len(found) == 1:
-        return found[0]
-    if found:
-        _ambiguous(name, found, labels, kind)
     raise DisentangleError(f"no {kind} is labelled like {name!r}; {hint}")
 
 

@@ -11,7 +11,7 @@ the vector that was actually ranked, in every mode). ``other`` is the rest of th
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
@@ -101,6 +101,7 @@ class Searcher:
         families: Mapping[int | str, Sequence[int]] | None = None,
         family_labels: Mapping[int | str, str] | None = None,
         index: IndexKind | VectorIndex = "exact",
+        secondary: Collection[int] = (),
     ) -> None:
         if not (embeddings.shape[0] == corpus.num_rows == len(codes)):
             raise DisentangleError(
@@ -111,7 +112,8 @@ class Searcher:
         self.sae = sae.eval()
         self.codes = codes
         self.embedder = query_embedder
-        self.resolver = FeatureResolver(sae.config.n, labels, families, family_labels)
+        self.resolver = FeatureResolver(sae.config.n, labels, families, family_labels,
+                                        secondary)
         self.index = make_index(embeddings, index) if isinstance(index, str) else index
         self.features = FeatureIndex(codes)
         self.metadata = MetadataIndex(corpus)

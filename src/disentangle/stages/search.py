@@ -6,7 +6,13 @@ from disentangle.embed import Embedder
 from disentangle.errors import DisentangleError
 from disentangle.io import DamagedFile, read_json, write_json
 from disentangle.search import FaissIndex, IndexKind, Searcher
-from disentangle.stages.readers import codes, families, open_sae, query_embedder
+from disentangle.stages.readers import (
+    codes,
+    families,
+    open_sae,
+    query_embedder,
+    secondary_features,
+)
 from disentangle.workspace import Workspace
 
 
@@ -22,7 +28,8 @@ def searcher(workspace: Workspace, name: str | None = None,
                     labels=workspace.sae_folder(name).labels(),
                     families={f.id: f.members for f in built},
                     family_labels={f.id: f.label for f in built if f.label},
-                    index=index if index == "exact" else ann_index(workspace, index))
+                    index=index if index == "exact" else ann_index(workspace, index),
+                    secondary=secondary_features(workspace, name))
 
 
 def ann_index(workspace: Workspace, kind: IndexKind) -> FaissIndex:

@@ -42,9 +42,13 @@ function debounce(fn, ms) {
 const fmt = (x, digits = 3) => (x === null || x === undefined ? "–" : Number(x).toFixed(digits));
 const pct = (x) => (x >= 0.01 ? `${(100 * x).toFixed(1)}%` : `${(100 * x).toPrecision(2)}%`);
 
-/** A feature's display name: its label, else "#id" plus its strongest document's title. */
+/** A feature's display name: its label (keywords beside it, muted), else "#id" plus its
+ * strongest document's title. */
 function featureName(f) {
-  if (f.label) return h("span", { class: "fname" }, f.label);
+  if (f.label) {
+    return h("span", { class: "fname" }, f.label,
+      f.keywords && f.keywords.length ? h("span", { class: "keywords" }, ` · ${f.keywords.join(", ")}`) : null);
+  }
   return h("span", { class: "fname unlabelled", title: f.hint || "" },
     `#${f.feature}`, f.hint ? h("span", { class: "hint" }, ` ${f.hint}`) : null);
 }
@@ -318,6 +322,7 @@ async function featureView(id) {
     h("div", { class: "feature-head" },
       h("div", {}, h("div", { class: "muted small" }, `Feature #${f.feature}`),
         h("h1", {}, f.label || h("span", { class: "unlabelled" }, "Unlabelled feature")),
+        f.keywords && f.keywords.length ? h("p", { class: "keywords" }, `Keywords: ${f.keywords.join(", ")}`) : null,
         !f.label ? h("p", { class: "muted" }, "Labels appear after `disentangle interpret`; its strongest abstracts are below.") : null,
         f.scores.evidence ? h("p", { class: "muted small evidence" }, `Evidence: ${f.scores.evidence}`) : null),
       h("a", { class: "button", href: `/?q=${encodeURIComponent(f.label || (f.hint || ""))}&e=${f.feature}:up1` }, "Search with it raised")),
