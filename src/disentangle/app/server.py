@@ -18,6 +18,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from disentangle.app.service import (
+    MAX_BLEND,
     MAX_CATEGORIES,
     MAX_EDITS,
     MAX_FAMILY_EDITS,
@@ -27,6 +28,7 @@ from disentangle.app.service import (
     SearchRequest,
 )
 from disentangle.errors import DisentangleError
+from disentangle.search import DEFAULT_BLEND
 
 STATIC = Path(str(resources.files("disentangle.app") / "static"))
 PAGES = ("/", "/families", "/map")
@@ -71,10 +73,14 @@ def build_app(service: AppService) -> FastAPI:
         require: Annotated[list[str], Query(max_length=MAX_EDITS)] = [],  # noqa: B006
         exclude: Annotated[list[str], Query(max_length=MAX_EDITS)] = [],  # noqa: B006
         mode: Annotated[str, Query(pattern="^(residual|reconstruction|clamp)$")] = "residual",
+        blend: Annotated[float, Query(ge=0.0, le=MAX_BLEND, description=(
+            "Score a hit gains (loses) per unit of a raise (lowering) when it carries the "
+            "edited feature like its typical top documents; 0 = move the query vector only."
+        ))] = DEFAULT_BLEND,
     ) -> dict[str, Any]:
         request = SearchRequest(q, k, tuple(e), tuple(fe), year or None,
                                 tuple(c for c in cat if c.strip()), tuple(require),
-                                tuple(exclude), mode)
+                                tuple(exclude), mode, blend)
         return service.search(request)
 
     @app.get("/api/features/lookup", summary="Find features by (part of) their label")
@@ -104,7 +110,7 @@ def build_app(service: AppService) -> FastAPI:
         except KeyError as error:
             raise HTTPException(404, error.args[0]) from None
 
-    @app.get("/api/map", summary="2-D projection of all decoder rows, for the feature map")
+    @app.get("/api/map", summary="2-D UMAP layout of all decoder rows, with named clusters")
     def feature_map() -> dict[str, Any]:
         return service.map()
 

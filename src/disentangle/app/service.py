@@ -21,11 +21,12 @@ import numpy as np
 import pyarrow as pa
 
 from disentangle import pipeline
+from disentangle.analysis.feature_map import workspace_map
 from disentangle.errors import DisentangleError
 from disentangle.families import Family
 from disentangle.families.matching import best_match, splits, unit_rows
 from disentangle.io import read_parquet
-from disentangle.search import Edit, Filters, Searcher, parse_edit
+from disentangle.search import DEFAULT_BLEND, Edit, Filters, Searcher, parse_edit
 from disentangle.search.steer import MODES
 from disentangle.workspace import Workspace
 
@@ -34,6 +35,7 @@ MAX_K = 100
 MAX_EDITS = 32
 MAX_FAMILY_EDITS = 8
 MAX_EDIT_VALUE = 20.0
+MAX_BLEND = 2.0
 MAX_CATEGORIES = 10
 SNIPPET_CHARS = 320
 QUERY_CACHE_SIZE = 256
@@ -76,6 +78,7 @@ class SearchRequest:
     require: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     mode: str = "residual"
+    blend: float = DEFAULT_BLEND
 
     def validate(self) -> None:
         """Bounds a client could exceed, as one clear message each (the API answers 422)."""
@@ -92,6 +95,8 @@ class SearchRequest:
             raise DisentangleError(f"at most {MAX_CATEGORIES} categories")
         if self.mode not in MODES:
             raise DisentangleError(f"unknown mode {self.mode!r}; use {', '.join(MODES)}")
+        if not (math.isfinite(self.blend) and 0.0 <= self.blend <= MAX_BLEND):
+            raise DisentangleError(f"blend must be between 0 and {MAX_BLEND:g}")
 
     def parsed_edits(self) -> list[Edit]:
         edits = [parse_edit(t) for t in self.edits]
@@ -114,8 +119,10 @@ class AppService:
 
     def __init__(self, searcher: Searcher, sae_name: str, scores: pa.Table | None = None,
                  families: Sequence[Family] = (),
-                 larger: dict[str, tuple[np.ndarray, dict[int, str]]] | None = None) -> None:
+                 larger: dict[str, tuple[np.ndarray, dict[int, str]]] | None = None,
+                 workspace: Workspace | None = None) -> None:
         self.searcher = searcher
+        self.workspace = workspace
         self.sae_name = sae_name
         self.n_features = searcher.sae.config.n
         self.decoder = unit_rows(searcher.decoder)
@@ -140,7 +147,8 @@ class AppService:
         model = searcher.sae
         features = directory / "features.parquet"
         scores = read_parquet(features) if features.exists() else None
-        return cls(searcher, name, scores, families, _larger_saes(workspace, name, model))
+        return cls(searcher, name, scores, families, _larger_saes(workspace, name, model),
+                   workspace)
 
     def warm(self) -> None:
         """Compute the per-feature titles and the map now, so no request pays for them."""
@@ -186,9 +194,10 @@ class AppService:
                 "k": searcher.sae.config.k, "documents": searcher.corpus.num_rows,
                 "has_labels": bool(searcher.resolver.labels), "has_scores": bool(self.scores),
                 "has_families": bool(self.families), "larger_saes": sorted(self.larger),
-                "modes": list(MODES),
+                "modes": list(MODES), "default_blend": DEFAULT_BLEND,
                 "limits": {"query_chars": MAX_QUERY_CHARS, "k": MAX_K, "edits": MAX_EDITS,
-                           "family_edits": MAX_FAMILY_EDITS, "edit_value": MAX_EDIT_VALUE}}
+                           "family_edits": MAX_FAMILY_EDITS, "edit_value": MAX_EDIT_VALUE,
+                           "blend": MAX_BLEND}}
 
     # -- search ------------------------------------------------------------------------------
 
@@ -197,7 +206,8 @@ class AppService:
         request.validate()
         searcher = self.searcher
         result = searcher.search(request.query, request.parsed_edits(), k=request.k,
-                                 filters=request.filters(), mode=request.mode)  # type: ignore[arg-type]
+                                 filters=request.filters(), mode=request.mode,  # type: ignore[arg-type]
+                                 blend=request.blend)
         data = result.to_dict()
         abstracts = searcher.corpus.column("abstract").take(
             pa.array([h.row for h in result.hits], pa.int64())).to_pylist()
@@ -374,25 +384,12 @@ class AppService:
 
     @cached_property
     def _map(self) -> dict[str, Any]:
-        """Decoder rows projected on their first two principal components: features that
-        write similar directions land close together. (PCA, not UMAP: no extra dependency.)"""
-        centred = self.decoder - self.decoder.mean(axis=0)
-        _, _, vt = np.linalg.svd(centred, full_matrices=False)
-        xy = centred @ vt[:2].T
-        root = {}
-        for family in self.family_parent:
-            top = family
-            while self.family_parent.get(top) is not None:
-                top = self.family_parent[top]
-            for member in self.families[family].members:
-                root.setdefault(member, top)
-        labels = [self.label(f) or (self.hints[f][0] if self.hints[f] else None)
-                  for f in range(self.n_features)]
-        return {"x": np.round(xy[:, 0], 5).tolist(), "y": np.round(xy[:, 1], 5).tolist(),
-                "density": self.searcher.features.density.tolist(),
-                "family": [root.get(f) for f in range(self.n_features)],
-                "label": labels, "labelled": bool(self.searcher.resolver.labels),
-                "method": "pca"}
+        """The UMAP feature map (:mod:`disentangle.analysis.feature_map`): read from the
+        workspace's cache, or computed in memory when it is missing or stale."""
+        if self.workspace is None:
+            raise DisentangleError("this app was built without a workspace; it has no map")
+        return workspace_map(self.workspace, self.sae_name, self.searcher.features,
+                             [h[0] if h else None for h in self.hints], save=False)
 
     def map(self) -> dict[str, Any]:
         return self._map

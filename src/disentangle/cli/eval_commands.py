@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
 from typing import Annotated
 
+import pyarrow as pa
 import typer
 
 from disentangle import pipeline
 from disentangle.cli.options import DEFAULT_WORKSPACE, SaeOption, WorkspaceOption, split_list
 from disentangle.cli.progress import console
+from disentangle.interpret.chat import ENV_PREFIX, ChatClient, ChatConfig
 from disentangle.io import write_json, write_parquet, write_text
-from disentangle.search import evaluate_steering, load_query_set, summary_markdown
+from disentangle.search import (
+    DEFAULT_BLEND,
+    evaluate_steering,
+    load_query_set,
+    summarise,
+    summary_markdown,
+    targets,
+)
+from disentangle.search.evaluation import (
+    SEED,
+    STEERING_REPORT,
+    STEERING_ROWS,
+    STEERING_SUMMARY,
+    STRENGTHS,
+    chat_rewriter,
+    clean_features,
+)
 from disentangle.workspace import Workspace
 
 eval_app = typer.Typer(help="Evaluate what the workspace's SAE lets users do.",
@@ -24,27 +45,45 @@ def steering(
     sets: Annotated[str, typer.Option(
         "--sets", help="Query sets: astro, ml, or .json files (comma-separated).")
     ] = "astro,ml",
-    mode: Annotated[str, typer.Option(help="residual, reconstruction or clamp.")] = "residual",
+    seed: Annotated[int, typer.Option(help="Seed of the raised-feature draw.")] = SEED,
+    blend: Annotated[float, typer.Option(help="Hybrid blend of the feature terms.")
+                     ] = DEFAULT_BLEND,
+    strengths: Annotated[str, typer.Option(help="Strengths of the curves (comma-separated).")
+                         ] = ",".join(f"{s:g}" for s in STRENGTHS),
+    llm_config: Annotated[Path | None, typer.Option(
+        help="TOML with an [llm] table: adds an LLM rewrite baseline (also on when "
+             f"{ENV_PREFIX}BASE_URL is set).")] = None,
 ) -> None:
-    """Raise/lower features vs rewriting the query text; arXiv categories as ground truth."""
+    """The paper's protocol: raise a drawn feature, lower the strongest clean one; feature
+    edits vs rewrites at matched drift; codes, label words and categories as ground truth."""
     ws = Workspace.open(workspace)
-    name = ws.resolve_sae(sae)
+    name, features = pipeline.features_table(ws, sae)
     searcher = pipeline.searcher(ws, name)
-    out = ws.sae_dir(name) / "eval"
-    summaries = []
+    llm = None
+    if llm_config is not None or os.environ.get(f"{ENV_PREFIX}BASE_URL"):
+        client = ChatClient(ChatConfig.load(llm_config), cache_dir=ws.cache_root / "llm")
+        llm = chat_rewriter(client.complete)
+    grid = tuple(float(s) for s in split_list(strengths))
+    tables, cases = [], []
     for set_name in split_list(sets):
-        query_set = load_query_set(set_name)
-        table, summary = evaluate_steering(searcher, query_set, mode=mode)
-        stem = f"steering-{query_set.name.removesuffix('.json').replace('/', '_')}-{mode}"
-        write_parquet(out / f"{stem}.parquet", table)
-        write_json(out / f"{stem}.json", summary)
-        summaries.append(summary)
-        console.print(f"{set_name}: raised feature {summary['raised_feature']} "
-                      f"(“{summary['raised_label']}”), target category "
-                      f"{summary['target_category']}")
-    report = summary_markdown(summaries)
-    write_text(out / f"steering-{mode}.md", report + "\n")
+        table, drawn = evaluate_steering(searcher, load_query_set(set_name),
+                                         clean_features(features), seed=seed, blend=blend,
+                                         strengths=grid, llm=llm)
+        tables.append(table)
+        cases += [{"set": set_name, **vars(case)} for case in drawn]
+        console.print(f"{set_name}: {len(drawn)} queries")
+    table = pa.concat_tables(tables)
+    summary = summarise(table)
+    checks = targets(summary)
+    out = ws.sae_dir(name) / "eval"
+    write_parquet(out / STEERING_ROWS, table)
+    write_json(out / STEERING_SUMMARY, {"seed": seed, "blend": blend, "strengths": grid,
+                                        "llm": llm is not None, "cases": cases,
+                                        "summary": summary, "targets": checks})
+    report = summary_markdown(summary)
+    write_text(out / STEERING_REPORT, report + "\n")
     print(report)
+    print(json.dumps(checks, indent=1))
     console.print(f"per-query rows and summaries in {out}")
 
 

@@ -18,6 +18,7 @@ from disentangle.cli import (
     eval_commands,
     family_commands,
     interpret_commands,
+    map_command,
     pipeline_commands,
     search_commands,
     serve_command,
@@ -39,6 +40,7 @@ interpret_commands.register(app)
 sweep_commands.register(app)
 family_commands.register(app)
 eval_commands.register(app)
+map_command.register(app)
 serve_command.register(app)
 
 

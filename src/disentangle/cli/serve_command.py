@@ -7,8 +7,10 @@ from typing import Annotated
 
 import typer
 
+from disentangle.analysis.feature_map import workspace_map
 from disentangle.cli.options import DEFAULT_WORKSPACE, SaeOption, WorkspaceOption
 from disentangle.cli.progress import console
+from disentangle.workspace import Workspace
 
 
 def serve(
@@ -24,6 +26,9 @@ def serve(
 
     from disentangle.app import create_app
 
+    ws = Workspace.open(workspace)
+    with console.status("laying out the feature map (once per SAE; cached in the workspace)"):
+        workspace_map(ws, ws.resolve_sae(sae))
     with console.status("loading the workspace"):
         app = create_app(workspace, sae)
     if host != "localhost" and not ipaddress.ip_address(host).is_loopback:

@@ -1,0 +1,208 @@
+"""The feature map: a 2-D UMAP layout of an SAE's decoder directions, with named clusters.
+
+Features that write similar directions into the embedding land close together. A linear
+projection (PCA) of 3,000 nearly orthogonal unit vectors is one round blob; UMAP on their cosine
+neighbourhoods keeps the local structure, so topics form islands. Each feature carries what a
+reader needs to colour and search the map: its label (or top title), its top family, and the
+arXiv category most of its strongest documents share. Islands are found by HDBSCAN on the
+layout and named by the words their members' labels share most distinctively.
+
+UMAP takes tens of seconds (plus numba's one-off compilation), so the map is computed once per
+SAE by ``disentangle map`` and cached beside it in :data:`FEATURE_MAP_FILE`, together with the
+hashes of everything it was computed from; a stale cache is recomputed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from disentangle import pipeline
+from disentangle.families import Family
+from disentangle.io import read_json, write_json
+from disentangle.search import FeatureIndex
+from disentangle.workspace import Workspace
+
+FEATURE_MAP_FILE = "feature_map.json"
+MAP_VERSION = 1
+SEED = 0
+NEIGHBOURS = 15
+MIN_DIST = 0.05
+TOP_DOCUMENTS = 20
+"""A feature's category is the primary category most of its this many strongest documents share."""
+CLUSTER_WORDS = 3
+STOPWORDS = frozenset({"a", "an", "and", "as", "at", "by", "for", "from", "in", "into", "of",
+    "on", "or", "the", "to", "via", "with", "using", "based"})
+
+
+def layout(decoder: np.ndarray, seed: int = SEED) -> np.ndarray:
+    """``[n, 2]`` UMAP coordinates of the decoder rows (cosine metric, fixed seed)."""
+    import umap  # deferred: importing it compiles numba code (seconds), needed only here
+
+    n = decoder.shape[0]
+    if n < 4:
+        return np.zeros((n, 2), np.float32)
+    reducer = umap.UMAP(n_neighbors=min(NEIGHBOURS, n - 1), min_dist=MIN_DIST, metric="cosine",
+                        random_state=seed, n_jobs=1, init="spectral" if n > NEIGHBOURS + 1 else "random")
+    return reducer.fit_transform(np.asarray(decoder, np.float32)).astype(np.float32)
+
+
+def clusters(xy: np.ndarray) -> np.ndarray:
+    """Cluster id per point (−1: between islands), HDBSCAN on the 2-D layout."""
+    from sklearn.cluster import HDBSCAN
+
+    if len(xy) < 10:
+        return np.full(len(xy), -1, np.int64)
+    size = max(5, len(xy) // 100)
+    return HDBSCAN(min_cluster_size=size, min_samples=5, copy=True).fit_predict(xy).astype(np.int64)
+
+
+def _words(label: str | None) -> set[str]:
+    return {w for w in re.findall(r"[a-z][a-z0-9-]+", (label or "").lower())
+            if len(w) > 2 and w not in STOPWORDS}
+
+
+def cluster_names(assignment: np.ndarray, labels: Sequence[str | None],
+                  categories: Sequence[str | None]) -> dict[int, str]:
+    """Each cluster's name: the label words most distinctive of its members (tf × idf over
+    clusters), else its most common category."""
+    ids = sorted(set(assignment.tolist()) - {-1})
+    counts = {c: Counter(w for f in np.flatnonzero(assignment == c) for w in _words(labels[f]))
+              for c in ids}
+    spread = Counter(w for c in ids for w in counts[c])
+    names = {}
+    for c in ids:
+        members = np.flatnonzero(assignment == c)
+        scored = sorted(counts[c].items(),
+                        key=lambda item: (-item[1] * math.log((1 + len(ids)) / spread[item[0]]),
+                                          item[0]))
+        words = [w for w, n in scored if n >= 2][:CLUSTER_WORDS]
+        if not words:
+            common = Counter(categories[f] for f in members if categories[f]).most_common(1)
+            words = [common[0][0]] if common else [f"cluster {c}"]
+        names[c] = " · ".join(words)
+    return names
+
+
+def top_categories(index: FeatureIndex, primary: pa.Array) -> tuple[list[str | None], np.ndarray]:
+    """Per feature, the primary category most of its strongest documents share, and the share."""
+    encoded = primary.dictionary_encode()
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    vocab = encoded.dictionary.to_pylist()
+    names: list[str | None] = []
+    shares = np.zeros(index.n_features, np.float32)
+    for feature in range(index.n_features):
+        rows = index.top_rows(feature, TOP_DOCUMENTS)
+        if not len(rows):
+            names.append(None)
+            continue
+        counts = np.bincount(codes[rows], minlength=len(vocab))
+        names.append(vocab[int(counts.argmax())])
+        shares[feature] = counts.max() / len(rows)
+    return names, shares
+
+
+def root_families(families: Sequence[Family]) -> dict[int, int]:
+    """Feature → the largest family holding it (its top family), for colouring."""
+    out: dict[int, int] = {}
+    for family in sorted(families, key=lambda f: (-f.size, f.id)):
+        for member in family.members:
+            out.setdefault(int(member), family.id)
+    return out
+
+
+def compute_feature_map(decoder: np.ndarray, index: FeatureIndex, primary: pa.Array,
+                        labels: Mapping[int, str] | None, hints: Sequence[str | None],
+                        families: Sequence[Family] = (), seed: int = SEED) -> dict[str, Any]:
+    """The map as plain JSON-ready data (one list entry per feature, plus the clusters)."""
+    n = decoder.shape[0]
+    unit = decoder / np.maximum(np.linalg.norm(decoder, axis=1, keepdims=True), 1e-12)
+    xy = layout(unit, seed)
+    names = [(labels or {}).get(f) or hints[f] for f in range(n)]
+    categories, shares = top_categories(index, primary)
+    assignment = clusters(xy)
+    cluster_label = cluster_names(assignment, names, categories)
+    family = root_families(families)
+    family_label = {f.id: f.label for f in families}
+    return {
+        "method": "umap", "seed": seed, "n_neighbors": min(NEIGHBOURS, max(n - 1, 1)),
+        "x": np.round(xy[:, 0], 4).tolist(), "y": np.round(xy[:, 1], 4).tolist(),
+        "density": index.density.round(6).tolist(),
+        "label": names, "labelled": bool(labels),
+        "family": [family.get(f) for f in range(n)],
+        "family_labels": {str(k): v for k, v in family_label.items() if v},
+        "category": categories, "category_share": shares.round(3).tolist(),
+        "cluster": assignment.tolist(),
+        "clusters": [{"cluster": c, "name": cluster_label[c],
+                      "size": int((assignment == c).sum()),
+                      "x": float(np.median(xy[assignment == c, 0])),
+                      "y": float(np.median(xy[assignment == c, 1]))}
+                     for c in sorted(cluster_label)],
+    }
+
+
+def _file_hash(path: Path) -> str | None:
+    if not path.exists():
+        return None
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _sources(workspace: Workspace, name: str) -> dict[str, Any]:
+    """What the map depends on: the model, the corpus, labels and families."""
+    directory = workspace.sae_dir(name)
+    return {"version": MAP_VERSION, "corpus": workspace.corpus_hash(),
+            "model": _file_hash(directory / "model.safetensors"),
+            "labels": _file_hash(directory / "features.parquet"),
+            "families": _file_hash(directory / "families.parquet")}
+
+
+def cached_map(workspace: Workspace, name: str) -> dict[str, Any] | None:
+    """The cached map of SAE ``name`` when it is up to date, else ``None``."""
+    path = workspace.sae_dir(name) / FEATURE_MAP_FILE
+    if not path.exists():
+        return None
+    cached = read_json(path)
+    return cached if cached.get("sources") == _sources(workspace, name) else None
+
+
+def workspace_map(workspace: Workspace, name: str, index: FeatureIndex | None = None,
+                  hints: Sequence[str | None] | None = None, save: bool = True,
+                  seed: int = SEED) -> dict[str, Any]:
+    """The map of SAE ``name``: the cached one when fresh, else computed (and, with ``save``,
+    written atomically beside the SAE; the web app passes ``save=False``, it never writes)."""
+    cached = cached_map(workspace, name)
+    if cached is not None:
+        return cached
+    _, sae, _ = pipeline.load_workspace_sae(workspace, name)
+    if index is None:
+        index = FeatureIndex(pipeline.codes_of(workspace, name))
+    corpus = workspace.corpus()
+    if hints is None:
+        tops = [index.top_rows(f, 1) for f in range(index.n_features)]
+        rows = np.concatenate(tops).astype(np.int64)
+        titles = iter(corpus.column("title").take(pa.array(rows)).to_pylist())
+        hints = [next(titles) if len(top) else None for top in tops]
+    column = "primary_category" if "primary_category" in corpus.column_names else None
+    primary = (corpus.column(column) if column else
+               pc.list_element(corpus.column("categories"), 0)).combine_chunks()
+    result = compute_feature_map(sae.W_dec.detach().cpu().float().numpy(), index,
+                                 pc.fill_null(primary, ""),
+                                 pipeline.feature_labels(workspace, name), hints,
+                                 pipeline.workspace_families(workspace, name), seed)
+    result["sources"] = _sources(workspace, name)
+    if save:
+        write_json(workspace.sae_dir(name) / FEATURE_MAP_FILE, result)
+    return result
