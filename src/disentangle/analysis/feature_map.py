@@ -52,7 +52,8 @@ def layout(decoder: np.ndarray, seed: int = SEED) -> np.ndarray:
     if n < 4:
         return np.zeros((n, 2), np.float32)
     reducer = umap.UMAP(n_neighbors=min(NEIGHBOURS, n - 1), min_dist=MIN_DIST, metric="cosine",
-                        random_state=seed, n_jobs=1, init="spectral" if n > NEIGHBOURS + 1 else "random")
+                        random_state=seed, n_jobs=1,
+                        init="spectral" if n > NEIGHBOURS + 1 else "random")
     return reducer.fit_transform(np.asarray(decoder, np.float32)).astype(np.float32)
 
 
