@@ -32,6 +32,12 @@ from disentangle.search.evaluation import (
     chat_rewriter,
     clean_features,
 )
+from disentangle.search.judge_packets import (
+    PACKET_SEED,
+    build_packet,
+    score_answers,
+    write_packet,
+)
 from disentangle.workspace import Workspace
 
 eval_app = typer.Typer(help="Evaluate what the workspace's SAE lets users do.",
@@ -50,6 +56,11 @@ def steering(
                      ] = DEFAULT_BLEND,
     strengths: Annotated[str, typer.Option(help="Strengths of the curves (comma-separated).")
                          ] = ",".join(f"{s:g}" for s in STRENGTHS),
+    packets: Annotated[Path | None, typer.Option(
+        help="Also write a blind judge packet (steering-packet.md) and its key "
+             "(steering-key.json) to this folder.")] = None,
+    packet_seed: Annotated[int, typer.Option(help="Seed of the packet's shuffles.")
+                           ] = PACKET_SEED,
     llm_config: Annotated[Path | None, typer.Option(
         help="TOML with an [llm] table: adds an LLM rewrite baseline (also on when "
              f"{ENV_PREFIX}BASE_URL is set).")] = None,
@@ -65,12 +76,12 @@ def steering(
         llm = chat_rewriter(client.complete)
     grid = tuple(float(s) for s in split_list(strengths))
     tables, cases = [], []
+    clean = clean_features(features)
     for set_name in split_list(sets):
-        table, drawn = evaluate_steering(searcher, load_query_set(set_name),
-                                         clean_features(features), seed=seed, blend=blend,
-                                         strengths=grid, llm=llm)
+        table, drawn = evaluate_steering(searcher, load_query_set(set_name), clean, seed=seed,
+                                         blend=blend, strengths=grid, llm=llm)
         tables.append(table)
-        cases += [{"set": set_name, **vars(case)} for case in drawn]
+        cases += [(set_name, case) for case in drawn]
         console.print(f"{set_name}: {len(drawn)} queries")
     table = pa.concat_tables(tables)
     summary = summarise(table)
@@ -78,13 +89,36 @@ def steering(
     out = ws.sae_dir(name) / "eval"
     write_parquet(out / STEERING_ROWS, table)
     write_json(out / STEERING_SUMMARY, {"seed": seed, "blend": blend, "strengths": grid,
-                                        "llm": llm is not None, "cases": cases,
+                                        "llm": llm is not None,
+                                        "cases": [{"set": n, **vars(c)} for n, c in cases],
                                         "summary": summary, "targets": checks})
     report = summary_markdown(summary)
     write_text(out / STEERING_REPORT, report + "\n")
     print(report)
     print(json.dumps(checks, indent=1))
     console.print(f"per-query rows and summaries in {out}")
+    if packets is not None:
+        packet, key = build_packet(searcher, cases, clean, packet_seed, blend=blend)
+        paths = write_packet(packets, "steering", packet, key)
+        console.print(f"judge packet {paths[0]} ({len(key['items'])} items); key {paths[1]} "
+                      "(keep it from the judge); score with `disentangle eval steering-score`")
+
+
+@eval_app.command("steering-score")
+def steering_score(
+    key: Annotated[Path, typer.Option(help="The steering-key.json written with the packet.")],
+    answers: Annotated[Path, typer.Option(help="The judge's JSON lines.")],
+    packet: Annotated[Path | None, typer.Option(
+        help="The packet, to check the key belongs to it.")] = None,
+) -> None:
+    """Score a judge's answers to a steering packet: raised/lowered topic found, relevance."""
+    scores = score_answers(key, answers, packet)
+    print("| method | answered | found raised (toward) | found lowered (away) | relevance 0–2 |")
+    print("| --- | --- | --- | --- | --- |")
+    for method, s in scores.items():
+        print(f"| {method} | {s['answered']} | {s['toward']:.2f} | {s['away']:.2f} | "
+              f"{s['relevance']:.2f} |")
+    console.print("chance is 0.20 for each topic")
 
 
 def register(app: typer.Typer) -> None:

@@ -233,7 +233,8 @@ def draw_cases(searcher: Searcher, query_set: QuerySet, clean: Collection[int],
     return cases
 
 
-def _edits(op: str, case: Case, strength: float) -> list[Edit]:
+def case_edits(op: str, case: Case, strength: float) -> list[Edit]:
+    """The protocol's edits for one operation: up R, down L (at most full removal), or both."""
     raised = [up(case.raised, strength)] if op in ("raise", "both") else []
     lowered = [down(case.lowered, min(strength, 1.0))] if op in ("lower", "both") else []
     return raised + lowered
@@ -250,7 +251,7 @@ class _Run:
         self.before = searcher.rank(self.x, TOP)[1]
 
     def vector(self, op: str, strength: float) -> np.ndarray:
-        edits = self.searcher.resolve(_edits(op, self.case, strength))
+        edits = self.searcher.resolve(case_edits(op, self.case, strength))
         s = self.searcher
         return steer(self.x, self.code, edits, s.decoder, s.b_pre, s.typical).vector
 
@@ -258,7 +259,7 @@ class _Run:
                 blend: float = 0.0) -> dict[str, Any]:
         terms = None
         if op is not None and blend > 0:
-            edits = self.searcher.resolve(_edits(op, self.case, strength))
+            edits = self.searcher.resolve(case_edits(op, self.case, strength))
             terms = self.searcher.terms(edits, self.code, blend)
         rows = self.searcher.rank(vector, TOP, terms=terms)[1]
         out: dict[str, Any] = {"drift": float(vector @ self.x / np.linalg.norm(vector)),
@@ -299,7 +300,8 @@ def evaluate_steering(
         run = _Run(searcher, truth, case)
         before = {f"{k}_before": v for k, v in run.measure(run.x).items()
                   if k not in ("drift", "overlap")}
-        names = {"raised": _name(searcher, case.raised), "lowered": _name(searcher, case.lowered)}
+        names = {"raised": feature_name(searcher, case.raised),
+                 "lowered": feature_name(searcher, case.lowered)}
         base = {"set": query_set.name, "query": case.query, "category": case.category,
                 "raised": case.raised, "lowered": case.lowered,
                 "raised_label": names["raised"], "lowered_label": names["lowered"], **before}
@@ -330,7 +332,7 @@ def evaluate_steering(
     return pa.Table.from_pylist(records), cases
 
 
-def _name(searcher: Searcher, feature: int) -> str:
+def feature_name(searcher: Searcher, feature: int) -> str:
     """A feature's label, or its strongest document's title when unlabelled."""
     return searcher.resolver.label(feature) or searcher.feature_info(feature).top_titles[0]
 
