@@ -13,6 +13,7 @@ import typer
 from disentangle import pipeline
 from disentangle.cli.options import DEFAULT_WORKSPACE, SaeOption, WorkspaceOption, split_list
 from disentangle.cli.progress import console
+from disentangle.errors import DisentangleError
 from disentangle.interpret.chat import ENV_PREFIX, ChatClient, ChatConfig
 from disentangle.io import write_json, write_parquet, write_text
 from disentangle.search import (
@@ -24,6 +25,7 @@ from disentangle.search import (
     targets,
 )
 from disentangle.search.evaluation import (
+    DENSITY_RANGE,
     SEED,
     STEERING_REPORT,
     STEERING_ROWS,
@@ -56,6 +58,9 @@ def steering(
                      ] = DEFAULT_BLEND,
     strengths: Annotated[str, typer.Option(help="Strengths of the curves (comma-separated).")
                          ] = ",".join(f"{s:g}" for s in STRENGTHS),
+    density: Annotated[str, typer.Option(
+        help="Density range LO,HI of the features drawn to raise.")
+    ] = ",".join(f"{d:g}" for d in DENSITY_RANGE),
     packets: Annotated[Path | None, typer.Option(
         help="Also write a blind judge packet (steering-packet.md) and its key "
              "(steering-key.json) to this folder.")] = None,
@@ -74,12 +79,19 @@ def steering(
     if llm_config is not None or os.environ.get(f"{ENV_PREFIX}BASE_URL"):
         client = ChatClient(ChatConfig.load(llm_config), cache_dir=ws.cache_root / "llm")
         llm = chat_rewriter(client.complete)
-    grid = tuple(float(s) for s in split_list(strengths))
+    grid = parse_floats(strengths, "--strengths", "0.5,1,2")
+    density_range = parse_floats(density, "--density", "0.002,0.05")
+    if len(density_range) != 2:
+        raise DisentangleError("--density takes two numbers, LO,HI, e.g. 0.002,0.05")
     tables, cases = [], []
     clean = clean_features(features)
     for set_name in split_list(sets):
         table, drawn = evaluate_steering(searcher, load_query_set(set_name), clean, seed=seed,
-                                         blend=blend, strengths=grid, llm=llm)
+                                         blend=blend, strengths=grid, llm=llm,
+                                         density_range=(density_range[0], density_range[1]))
+        if not drawn:
+            raise DisentangleError(f"no query of {set_name} lacks a clean feature of density "
+                                   f"{density}; widen --density or label the features")
         tables.append(table)
         cases += [(set_name, case) for case in drawn]
         console.print(f"{set_name}: {len(drawn)} queries")
@@ -119,6 +131,14 @@ def steering_score(
         print(f"| {method} | {s['answered']} | {s['toward']:.2f} | {s['away']:.2f} | "
               f"{s['relevance']:.2f} |")
     console.print("chance is 0.20 for each topic")
+
+
+def parse_floats(text: str, option: str, example: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(part) for part in split_list(text))
+    except ValueError:
+        raise DisentangleError(f"{option} {text!r} is not a list of numbers; write e.g. "
+                               f"{example}") from None
 
 
 def register(app: typer.Typer) -> None:
