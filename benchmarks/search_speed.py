@@ -30,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 import torch
 
-from disentangle import pipeline
+from disentangle import stages
 from disentangle.codes import SparseCodes
 from disentangle.demo import shipped_embeddings
 from disentangle.sae.model import SAEConfig, TopKSAE
@@ -135,7 +135,7 @@ def workspace_rows(root: str, rounds: int) -> tuple[str, list[tuple[str, str, st
     """p50 latency of plain / vector-steered / hybrid-steered search on a real workspace."""
     ws = Workspace.open(root)
     texts = [text for name in ("astro", "ml") for text, _ in load_query_set(name).queries]
-    searcher = pipeline.searcher(ws, embedder=CachedVectors(pipeline.query_embedder(ws), texts))
+    searcher = stages.searcher(ws, embedder=CachedVectors(stages.query_embedder(ws), texts))
     density = searcher.features.density
     cases = [case for name in ("astro", "ml") for case in draw_cases(
         searcher, load_query_set(name), np.flatnonzero(density > 0).tolist())]

@@ -9,7 +9,7 @@ STAGES = {
     "errors": 0, "io": 0, "metrics": 0, "workspace": 0,
     "corpus": 1, "embed": 2, "sae": 3, "codes": 4,
     "interpret": 5, "families": 5, "search": 5,  # siblings: none imports another
-    "pipeline": 6, "analysis": 7, "demo": 8, "cli": 9, "app": 9,
+    "stages": 6, "demo": 7, "cli": 8, "app": 8,
 }
 
 

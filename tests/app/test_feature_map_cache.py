@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import shutil
 
-from disentangle.analysis import feature_map
-from disentangle.analysis.feature_map import FEATURE_MAP_FILE, cached_map
 from disentangle.cli.main import main
 from disentangle.io import read_json
+from disentangle.stages import feature_map
+from disentangle.stages.feature_map import cached_map
 from disentangle.workspace import Workspace
 
 
@@ -16,7 +16,7 @@ def test_map_is_cached_and_recomputed_when_its_sources_change(workspaces, tmp_pa
     root = tmp_path / "ws"
     shutil.copytree(workspaces["rich"], root)
     ws = Workspace.open(root)
-    path = ws.sae_dir("tiny") / FEATURE_MAP_FILE
+    path = ws.sae("tiny").feature_map_path
     assert cached_map(ws, "tiny") is None
     assert main(["map", "-w", str(root), "--sae", "tiny"]) == 0
     first = read_json(path)
@@ -29,7 +29,7 @@ def test_map_is_cached_and_recomputed_when_its_sources_change(workspaces, tmp_pa
     assert main(["map", "-w", str(root), "--sae", "tiny"]) == 0
     assert calls == []  # fresh cache: nothing recomputed
 
-    (ws.sae_dir("tiny") / "families.parquet").unlink()  # a source changed
+    ws.sae("tiny").families_path.unlink()  # a source changed
     assert cached_map(ws, "tiny") is None
     assert main(["map", "-w", str(root), "--sae", "tiny"]) == 0
     assert calls == [1] and set(read_json(path)["family"]) == {None}

@@ -11,7 +11,7 @@ from test_cli_end_to_end import built  # noqa: F401 -- the shared tiny workspace
 
 from disentangle.cli.main import main
 from disentangle.io import read_json, read_parquet, write_parquet
-from disentangle.search.evaluation import STEERING_REPORT, STEERING_ROWS, STEERING_SUMMARY
+from disentangle.stages.evaluate import STEERING_STEM
 from disentangle.workspace import Workspace
 
 
@@ -20,7 +20,7 @@ def labelled(built, tmp_path_factory):  # noqa: F811
     _, source = built
     ws = tmp_path_factory.mktemp("eval") / "ws"
     shutil.copytree(source, ws)
-    write_parquet(Workspace.open(ws).sae_dir("tiny") / "features.parquet", pa.table({
+    write_parquet(Workspace.open(ws).sae("tiny").features_path, pa.table({
         "feature": pa.array(range(32), pa.int32()),
         "label": [f"theme {f}" for f in range(32)],
         "clean": [True] * 32}))
@@ -38,13 +38,14 @@ def test_eval_steering_writes_tables_and_a_packet(labelled, capsys, tmp_path):
                  "0.5,1", "--density", "0,1", "--packets", str(packets)]) == 0
     out = capsys.readouterr().out
     assert "| set | op | method | strength |" in out and "hybrid" in out
-    folder = Workspace.open(ws).sae_dir("tiny") / "eval"
-    rows = read_parquet(folder / STEERING_ROWS)
+    folder = Workspace.open(ws).sae("tiny")
+    rows_path, summary_path = folder.eval_paths(STEERING_STEM)
+    rows = read_parquet(rows_path)
     assert set(rows.column("method").to_pylist()) == {
         "dense", "hybrid", "template", "dense@template", "hybrid@template"}
-    summary = read_json(folder / STEERING_SUMMARY)
+    summary = read_json(summary_path)
     assert summary["seed"] == 20261202 and summary["cases"] and summary["targets"]
-    assert (folder / STEERING_REPORT).exists()
+    assert folder.eval_report_path(STEERING_STEM).exists()
 
     key = read_json(packets / "steering-key.json")
     answers = tmp_path / "answers.jsonl"

@@ -18,8 +18,7 @@ def brute_force(world, vector, weights, blend, mask=None):
     searcher = world["searcher"]
     score = world["emb"] @ vector
     for feature, weight in weights.items():
-        rows = searcher.features.rows(feature)
-        values = searcher.features.activations(feature)
+        rows, values = searcher.features.activations(feature)
         score[rows] += blend * weight * np.minimum(values / searcher.typical[feature], 1.0)
     if mask is not None:
         score[~mask] = -np.inf

@@ -7,43 +7,28 @@ import os
 from pathlib import Path
 from typing import Annotated
 
-import pyarrow as pa
 import typer
 
-from disentangle import pipeline
+from disentangle import stages
 from disentangle.cli.options import DEFAULT_WORKSPACE, SaeOption, WorkspaceOption, split_list
 from disentangle.cli.progress import console
 from disentangle.errors import DisentangleError
 from disentangle.interpret.chat import ENV_PREFIX, ChatClient, ChatConfig
-from disentangle.io import write_json, write_parquet, write_text
-from disentangle.search import (
-    DEFAULT_BLEND,
-    evaluate_steering,
-    load_query_set,
-    summarise,
-    summary_markdown,
-    targets,
-)
-from disentangle.search.evaluation import (
-    DENSITY_RANGE,
-    SEED,
-    STEERING_REPORT,
-    STEERING_ROWS,
-    STEERING_SUMMARY,
-    STRENGTHS,
-    chat_rewriter,
-    clean_features,
-)
-from disentangle.search.judge_packets import (
-    PACKET_SEED,
-    build_packet,
-    score_answers,
-    write_packet,
-)
+from disentangle.search import DEFAULT_BLEND
+from disentangle.search.evaluation import DENSITY_RANGE, SEED, STRENGTHS, chat_rewriter
+from disentangle.search.judge_packets import PACKET_SEED, score_answers
 from disentangle.workspace import Workspace
 
 eval_app = typer.Typer(help="Evaluate what the workspace's SAE lets users do.",
                        no_args_is_help=True)
+
+
+def parse_floats(text: str, option: str, example: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(part) for part in split_list(text))
+    except ValueError:
+        raise DisentangleError(f"{option} {text!r} is not a list of numbers; write e.g. "
+                               f"{example}") from None
 
 
 @eval_app.command("steering")
@@ -73,47 +58,25 @@ def steering(
     """The paper's protocol: raise a drawn feature, lower the strongest clean one; feature
     edits vs rewrites at matched drift; codes, label words and categories as ground truth."""
     ws = Workspace.open(workspace)
-    name, features = pipeline.features_table(ws, sae)
-    searcher = pipeline.searcher(ws, name)
-    llm = None
-    if llm_config is not None or os.environ.get(f"{ENV_PREFIX}BASE_URL"):
-        client = ChatClient(ChatConfig.load(llm_config), cache_dir=ws.cache_root / "llm")
-        llm = chat_rewriter(client.complete)
     grid = parse_floats(strengths, "--strengths", "0.5,1,2")
     density_range = parse_floats(density, "--density", "0.002,0.05")
     if len(density_range) != 2:
         raise DisentangleError("--density takes two numbers, LO,HI, e.g. 0.002,0.05")
-    tables, cases = [], []
-    clean = clean_features(features)
-    for set_name in split_list(sets):
-        table, drawn = evaluate_steering(searcher, load_query_set(set_name), clean, seed=seed,
-                                         blend=blend, strengths=grid, llm=llm,
-                                         density_range=(density_range[0], density_range[1]))
-        if not drawn:
-            raise DisentangleError(f"no query of {set_name} lacks a clean feature of density "
-                                   f"{density}; widen --density or label the features")
-        tables.append(table)
-        cases += [(set_name, case) for case in drawn]
-        console.print(f"{set_name}: {len(drawn)} queries")
-    table = pa.concat_tables(tables)
-    summary = summarise(table)
-    checks = targets(summary)
-    out = ws.sae_dir(name) / "eval"
-    write_parquet(out / STEERING_ROWS, table)
-    write_json(out / STEERING_SUMMARY, {"seed": seed, "blend": blend, "strengths": grid,
-                                        "llm": llm is not None,
-                                        "cases": [{"set": n, **vars(c)} for n, c in cases],
-                                        "summary": summary, "targets": checks})
-    report = summary_markdown(summary)
-    write_text(out / STEERING_REPORT, report + "\n")
-    print(report)
-    print(json.dumps(checks, indent=1))
-    console.print(f"per-query rows and summaries in {out}")
+    configured = llm_config is not None or bool(os.environ.get(f"{ENV_PREFIX}BASE_URL"))
+    llm = (lambda: chat_rewriter(ChatClient(ChatConfig.load(llm_config),
+                                            cache_dir=ws.cache_root / "llm").complete)
+           ) if configured else None
+    report = stages.evaluate_steering_sets(
+        ws, sae, split_list(sets), seed=seed, blend=blend, strengths=grid,
+        density_range=(density_range[0], density_range[1]), llm=llm, packets=packets,
+        packet_seed=packet_seed)
+    print(report.markdown)
+    print(json.dumps(report.targets, indent=1))
+    console.print(f"{report.queries} queries; rows, summary and report in "
+                  f"{report.paths[0].parent}")
     if packets is not None:
-        packet, key = build_packet(searcher, cases, clean, packet_seed, blend=blend)
-        paths = write_packet(packets, "steering", packet, key)
-        console.print(f"judge packet {paths[0]} ({len(key['items'])} items); key {paths[1]} "
-                      "(keep it from the judge); score with `disentangle eval steering-score`")
+        console.print(f"judge packet {report.paths[-2]}; its key {report.paths[-1]} (keep it "
+                      "from the judge); score with `disentangle eval steering-score`")
 
 
 @eval_app.command("steering-score")
@@ -131,14 +94,6 @@ def steering_score(
         print(f"| {method} | {s['answered']} | {s['toward']:.2f} | {s['away']:.2f} | "
               f"{s['relevance']:.2f} |")
     console.print("chance is 0.20 for each topic")
-
-
-def parse_floats(text: str, option: str, example: str) -> tuple[float, ...]:
-    try:
-        return tuple(float(part) for part in split_list(text))
-    except ValueError:
-        raise DisentangleError(f"{option} {text!r} is not a list of numbers; write e.g. "
-                               f"{example}") from None
 
 
 def register(app: typer.Typer) -> None:

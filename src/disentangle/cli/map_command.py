@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from disentangle.analysis.feature_map import FEATURE_MAP_FILE, workspace_map
+from disentangle import stages
 from disentangle.cli.options import DEFAULT_WORKSPACE, SaeOption, WorkspaceOption
 from disentangle.cli.progress import console
 from disentangle.workspace import Workspace
@@ -13,11 +13,11 @@ from disentangle.workspace import Workspace
 def feature_map(workspace: WorkspaceOption = DEFAULT_WORKSPACE, sae: SaeOption = None) -> None:
     """Lay out the SAE's features with UMAP, name the clusters, cache it (once per SAE)."""
     ws = Workspace.open(workspace)
-    name = ws.resolve_sae(sae)
+    folder = ws.sae(sae)
     with console.status("laying out the features (UMAP; tens of seconds the first time)"):
-        result = workspace_map(ws, name)
+        result = stages.build_feature_map(ws, folder.name)
     console.print(f"{len(result['x']):,} features in {len(result['clusters'])} clusters; "
-                  f"cached in {ws.sae_dir(name) / FEATURE_MAP_FILE}")
+                  f"cached in {folder.feature_map_path}")
     for cluster in sorted(result["clusters"], key=lambda c: -c["size"])[:12]:
         console.print(f"  {cluster['size']:5d}  {cluster['name']}")
 

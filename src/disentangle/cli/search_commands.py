@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from disentangle import pipeline
+from disentangle import stages
 from disentangle.cli.options import DEFAULT_WORKSPACE, SaeOption, WorkspaceOption, split_list
 from disentangle.cli.progress import console
 from disentangle.errors import DisentangleError
@@ -74,7 +74,7 @@ def search(
         raise DisentangleError(f"the query must have 1 to {MAX_QUERY_CHARS} characters")
     if not 1 <= k <= MAX_K:
         raise DisentangleError(f"-k must be between 1 and {MAX_K}, got {k}")
-    searcher = pipeline.searcher(Workspace.open(workspace), sae, index=index)
+    searcher = stages.searcher(Workspace.open(workspace), sae, index=index)
     filters = Filters.from_cli(years=years, categories=split_list(categories),
                                require=[_target(t) for t in require],
                                exclude=[_target(t) for t in exclude])

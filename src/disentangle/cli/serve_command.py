@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from disentangle.analysis.feature_map import workspace_map
+from disentangle import stages
 from disentangle.cli.options import DEFAULT_WORKSPACE, SaeOption, WorkspaceOption
 from disentangle.cli.progress import console
 from disentangle.workspace import Workspace
@@ -28,7 +28,7 @@ def serve(
 
     ws = Workspace.open(workspace)
     with console.status("laying out the feature map (once per SAE; cached in the workspace)"):
-        workspace_map(ws, ws.resolve_sae(sae))
+        stages.build_feature_map(ws, ws.sae(sae).name)
     with console.status("loading the workspace"):
         app = create_app(workspace, sae)
     if host != "localhost" and not ipaddress.ip_address(host).is_loopback:

@@ -60,11 +60,6 @@ TEMPLATES = {"raise": "{query}. Focus on {raised}.", "lower": "{query}. Not abou
 STOPWORDS = frozenset({"a", "an", "and", "as", "at", "by", "for", "from", "in", "into", "of",
     "on", "or", "the", "to", "via", "with"})
 
-STEERING_ROWS = "steering.parquet"
-STEERING_SUMMARY = "steering.json"
-STEERING_REPORT = "steering.md"
-"""File names of ``disentangle eval steering`` in the SAE's ``eval/`` folder."""
-
 Rewriter = Callable[[str, str | None, str | None], str]
 """``(query, raise this or None, lower this or None) -> rewritten query`` (e.g. an LLM)."""
 

@@ -91,9 +91,16 @@ class FeatureIndex:
         """Sorted rows where ``feature`` is active."""
         return self.matrix.indices[self.matrix.indptr[feature]:self.matrix.indptr[feature + 1]]
 
-    def activations(self, feature: int) -> np.ndarray:
-        """Activations of ``feature``, aligned with :meth:`rows`."""
-        return self.matrix.data[self.matrix.indptr[feature]:self.matrix.indptr[feature + 1]]
+    def activations(self, feature: int) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, activations) of the documents where ``feature`` is active, by row."""
+        lo, hi = self.matrix.indptr[feature], self.matrix.indptr[feature + 1]
+        return self.matrix.indices[lo:hi], self.matrix.data[lo:hi]
+
+    def histogram(self, feature: int, bins: int) -> tuple[np.ndarray, np.ndarray]:
+        """(counts, edges) of the feature's non-zero activations, from 0 to its maximum."""
+        _, values = self.activations(feature)
+        return np.histogram(values, bins=bins,
+                            range=(0.0, float(values.max()) if len(values) else 1.0))
 
     def top_mean(self, count: int) -> np.ndarray:
         """Per feature, the mean activation of its ``count`` strongest documents (0 when it is
@@ -101,7 +108,7 @@ class FeatureIndex:
         to a single outlier than the maximum."""
         out = np.zeros(self.n_features, np.float32)
         for feature in np.flatnonzero(np.diff(self.matrix.indptr)):
-            values = self.activations(feature)
+            _, values = self.activations(feature)
             if len(values) > count:
                 values = np.partition(values, len(values) - count)[-count:]
             out[feature] = values.mean()

@@ -137,6 +137,7 @@ class Searcher:
         # A feature never active in the corpus still needs a unit for ``raise``.
         typical[~live] = float(np.median(typical[live])) if live.any() else 1.0
         self.typical = typical
+        self.lowering_unit = typical
         self._top_titles: dict[int, tuple[str, ...]] = {}
 
     # -- building blocks ---------------------------------------------------------------------
@@ -186,7 +187,8 @@ class Searcher:
             value = current.get(edit.feature, 0.0)
             weights[edit.feature] = weights.get(edit.feature, 0.0) + edit.weight(value, typical)
             current[edit.feature] = edit.apply(value, typical)
-        return FeatureTerms.build(self.features, weights, self.typical, blend)
+        return FeatureTerms.build(self.features, weights, self.typical, blend,
+                                  self.lowering_unit)
 
     def rank(self, vector: np.ndarray, k: int, mask: np.ndarray | None = None,
              terms: FeatureTerms | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

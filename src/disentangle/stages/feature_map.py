@@ -8,13 +8,13 @@ arXiv category most of its strongest documents share. Islands are found by HDBSC
 layout and named by the words their members' labels share most distinctively.
 
 UMAP takes tens of seconds (plus numba's one-off compilation), so the map is computed once per
-SAE by ``disentangle map`` and cached beside it in :data:`FEATURE_MAP_FILE`, together with the
-hashes of everything it was computed from; a stale cache is recomputed.
+SAE by ``disentangle map`` (or on the first ``disentangle serve``) and cached beside it
+(``SAEFolder.feature_map_path``), with the hashes of everything it was computed from; a stale
+cache is recomputed.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 from collections import Counter
@@ -26,13 +26,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from disentangle import pipeline
 from disentangle.families import Family
+from disentangle.families.neighbours import nest_families, top_family_of
 from disentangle.io import read_json, write_json
 from disentangle.search import FeatureIndex
-from disentangle.workspace import Workspace
+from disentangle.stages.readers import codes, families, file_hash, open_sae
+from disentangle.workspace import SAEFolder, Workspace
 
-FEATURE_MAP_FILE = "feature_map.json"
 MAP_VERSION = 1
 SEED = 0
 NEIGHBOURS = 15
@@ -112,18 +112,9 @@ def top_categories(index: FeatureIndex, primary: pa.Array) -> tuple[list[str | N
     return names, shares
 
 
-def root_families(families: Sequence[Family]) -> dict[int, int]:
-    """Feature → the largest family holding it (its top family), for colouring."""
-    out: dict[int, int] = {}
-    for family in sorted(families, key=lambda f: (-f.size, f.id)):
-        for member in family.members:
-            out.setdefault(int(member), family.id)
-    return out
-
-
 def compute_feature_map(decoder: np.ndarray, index: FeatureIndex, primary: pa.Array,
                         labels: Mapping[int, str] | None, hints: Sequence[str | None],
-                        families: Sequence[Family] = (), seed: int = SEED) -> dict[str, Any]:
+                        family_list: Sequence[Family] = (), seed: int = SEED) -> dict[str, Any]:
     """The map as plain JSON-ready data (one list entry per feature, plus the clusters)."""
     n = decoder.shape[0]
     unit = decoder / np.maximum(np.linalg.norm(decoder, axis=1, keepdims=True), 1e-12)
@@ -132,8 +123,8 @@ def compute_feature_map(decoder: np.ndarray, index: FeatureIndex, primary: pa.Ar
     categories, shares = top_categories(index, primary)
     assignment = clusters(xy)
     cluster_label = cluster_names(assignment, names, categories)
-    family = root_families(families)
-    family_label = {f.id: f.label for f in families}
+    family = top_family_of(family_list, nest_families(family_list))
+    family_label = {f.id: f.label for f in family_list}
     return {
         "method": "umap", "seed": seed, "n_neighbors": min(NEIGHBOURS, max(n - 1, 1)),
         "x": np.round(xy[:, 0], 4).tolist(), "y": np.round(xy[:, 1], 4).tolist(),
@@ -151,35 +142,26 @@ def compute_feature_map(decoder: np.ndarray, index: FeatureIndex, primary: pa.Ar
     }
 
 
-def _file_hash(path: Path) -> str | None:
-    if not path.exists():
-        return None
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _sources(workspace: Workspace, name: str) -> dict[str, Any]:
+def _sources(workspace: Workspace, folder: SAEFolder) -> dict[str, Any]:
     """What the map depends on: the model, the corpus, labels and families."""
-    directory = workspace.sae_dir(name)
+    def digest(path: Path) -> str | None:
+        return file_hash(path) if path.exists() else None
+
     return {"version": MAP_VERSION, "corpus": workspace.corpus_hash(),
-            "model": _file_hash(directory / "model.safetensors"),
-            "labels": _file_hash(directory / "features.parquet"),
-            "families": _file_hash(directory / "families.parquet")}
+            "model": digest(folder.weights_path), "labels": digest(folder.features_path),
+            "families": digest(folder.families_path)}
 
 
 def cached_map(workspace: Workspace, name: str) -> dict[str, Any] | None:
     """The cached map of SAE ``name`` when it is up to date, else ``None``."""
-    path = workspace.sae_dir(name) / FEATURE_MAP_FILE
-    if not path.exists():
+    folder = workspace.sae_folder(name)
+    if not folder.feature_map_path.exists():
         return None
-    cached = read_json(path)
-    return cached if cached.get("sources") == _sources(workspace, name) else None
+    cached = read_json(folder.feature_map_path)
+    return cached if cached.get("sources") == _sources(workspace, folder) else None
 
 
-def workspace_map(workspace: Workspace, name: str, index: FeatureIndex | None = None,
+def build_feature_map(workspace: Workspace, name: str, index: FeatureIndex | None = None,
                   hints: Sequence[str | None] | None = None, save: bool = True,
                   seed: int = SEED) -> dict[str, Any]:
     """The map of SAE ``name``: the cached one when fresh, else computed (and, with ``save``,
@@ -187,9 +169,10 @@ def workspace_map(workspace: Workspace, name: str, index: FeatureIndex | None = 
     cached = cached_map(workspace, name)
     if cached is not None:
         return cached
-    _, sae, _ = pipeline.load_workspace_sae(workspace, name)
+    _, sae, _ = open_sae(workspace, name)
+    folder = workspace.sae_folder(name)
     if index is None:
-        index = FeatureIndex(pipeline.codes_of(workspace, name))
+        index = FeatureIndex(codes(workspace, name))
     corpus = workspace.corpus()
     if hints is None:
         tops = [index.top_rows(f, 1) for f in range(index.n_features)]
@@ -201,9 +184,8 @@ def workspace_map(workspace: Workspace, name: str, index: FeatureIndex | None = 
                pc.list_element(corpus.column("categories"), 0)).combine_chunks()
     result = compute_feature_map(sae.W_dec.detach().cpu().float().numpy(), index,
                                  pc.fill_null(primary, ""),
-                                 pipeline.feature_labels(workspace, name), hints,
-                                 pipeline.workspace_families(workspace, name), seed)
-    result["sources"] = _sources(workspace, name)
+                                 folder.labels(), hints, families(workspace, name), seed)
+    result["sources"] = _sources(workspace, folder)
     if save:
-        write_json(workspace.sae_dir(name) / FEATURE_MAP_FILE, result)
+        write_json(folder.feature_map_path, result)
     return result

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from disentangle.analysis.feature_map import cluster_names, compute_feature_map, root_families
 from disentangle.codes import SparseCodes
 from disentangle.families import Family
 from disentangle.search import FeatureIndex
+from disentangle.stages.feature_map import cluster_names, compute_feature_map
 
 TOPICS = {0: "exoplanet", 1: "galaxy", 2: "neural"}
 PER_TOPIC, D = 40, 24
@@ -61,11 +61,3 @@ def test_cluster_names_fall_back_to_the_category():
     names = cluster_names(assignment, [None, None, None, "dust grains", "dust lanes", None],
                           ["cs.LG", "cs.LG", "stat.ML", "astro-ph.GA", "astro-ph.GA", None])
     assert names == {0: "cs.LG", 1: "dust"}
-
-
-def test_a_feature_is_coloured_by_its_largest_family():
-    small = Family(id=1, parent=5, children=[6], direct_children=[6], depth=1, iteration=0,
-                   density=0.1, label=None)
-    large = Family(id=0, parent=4, children=[5, 6, 7], direct_children=[5], depth=0,
-                   iteration=0, density=0.1, label=None)
-    assert root_families([small, large]) == {4: 0, 5: 0, 6: 0, 7: 0}
