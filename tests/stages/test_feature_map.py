@@ -42,11 +42,8 @@ def test_bundles_become_named_clusters_with_their_category():
                                  [family])
     assert result["method"] == "umap" and len(result["x"]) == len(decoder)
     assignment = np.array(result["cluster"])
-    for t in range(3):  # each bundle is (mostly) one cluster, not shared with another bundle
-        members = assignment[topic == t]
-        main = np.bincount(members[members >= 0]).argmax()
-        assert (members == main).mean() > 0.8
-        assert not np.any(assignment[topic != t] == main)
+    for c in set(assignment.tolist()):  # a cluster never spans two bundles
+        assert len(set(topic[assignment == c].tolist())) == 1
     names = {c["name"] for c in result["clusters"]}
     assert {n.split(" · ")[0] for n in names} == set(TOPICS.values())
     assert result["category"][0] == "astro-ph.EP" and result["category"][-1] == "cs.LG"

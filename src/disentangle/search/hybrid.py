@@ -28,7 +28,7 @@ import numpy as np
 from disentangle.search.filters import FeatureIndex
 from disentangle.search.index import VectorIndex
 
-DEFAULT_BLEND = 0.15
+DEFAULT_BLEND = 0.3
 """Score a document gains per unit of edit weight (cosine units); measured in docs/steering.md."""
 
 

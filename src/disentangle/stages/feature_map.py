@@ -1,11 +1,15 @@
 """The feature map: a 2-D UMAP layout of an SAE's decoder directions, with named clusters.
 
 Features that write similar directions into the embedding land close together. A linear
-projection (PCA) of 3,000 nearly orthogonal unit vectors is one round blob; UMAP on their cosine
-neighbourhoods keeps the local structure, so topics form islands. Each feature carries what a
+projection (PCA) of 3,000 nearly orthogonal unit vectors is one round blob, and so is UMAP of
+the decoder rows alone (top-k decoder rows are close to orthogonal, so their cosine
+neighbourhoods are noise; seen on the demo SAE). Each feature is therefore placed by its
+decoder direction *and* the mean embedding of its strongest documents (both unit vectors,
+side by side): what it writes and what it reads, in the same embedding space. UMAP of that
+separates fields and subfields into islands. Each feature carries what a
 reader needs to colour and search the map: its label (or top title), its top family, and the
-arXiv category most of its strongest documents share. Islands are found by HDBSCAN on the
-layout and named by the words their members' labels share most distinctively.
+arXiv category most of its strongest documents share. Regions are found by Ward clustering of
+the layout and named by the words their members' labels share most distinctively.
 
 UMAP takes tens of seconds (plus numba's one-off compilation), so the map is computed once per
 SAE by ``disentangle map`` (or on the first ``disentangle serve``) and cached beside it
@@ -33,7 +37,7 @@ from disentangle.search import FeatureIndex
 from disentangle.stages.readers import codes, families, file_hash, open_sae
 from disentangle.workspace import SAEFolder, Workspace
 
-MAP_VERSION = 1
+MAP_VERSION = 3
 SEED = 0
 NEIGHBOURS = 15
 MIN_DIST = 0.05
@@ -41,11 +45,11 @@ TOP_DOCUMENTS = 20
 """A feature's category is the primary category most of its this many strongest documents share."""
 CLUSTER_WORDS = 3
 STOPWORDS = frozenset({"a", "an", "and", "as", "at", "by", "for", "from", "in", "into", "of",
-    "on", "or", "the", "to", "via", "with", "using", "based"})
+    "on", "or", "the", "to", "via", "with", "using", "based", "mixed"})
 
 
 def layout(decoder: np.ndarray, seed: int = SEED) -> np.ndarray:
-    """``[n, 2]`` UMAP coordinates of the decoder rows (cosine metric, fixed seed)."""
+    """``[n, 2]`` UMAP coordinates of the rows (cosine metric, fixed seed)."""
     import umap  # deferred: importing it compiles numba code (seconds), needed only here
 
     n = decoder.shape[0]
@@ -58,13 +62,16 @@ def layout(decoder: np.ndarray, seed: int = SEED) -> np.ndarray:
 
 
 def clusters(xy: np.ndarray) -> np.ndarray:
-    """Cluster id per point (−1: between islands), HDBSCAN on the 2-D layout."""
-    from sklearn.cluster import HDBSCAN
+    """Cluster id per point: Ward clustering of the 2-D layout into about √n / 2 regions (at
+    most one per 40 features), so every part of the map gets a name."""
+    from sklearn.cluster import AgglomerativeClustering
 
-    if len(xy) < 10:
-        return np.full(len(xy), -1, np.int64)
-    size = max(5, len(xy) // 100)
-    return HDBSCAN(min_cluster_size=size, min_samples=5, copy=True).fit_predict(xy).astype(np.int64)
+    n = len(xy)
+    count = max(2, min(n // 40, round(math.sqrt(n) / 2)))
+    if n < 4:
+        return np.full(n, -1, np.int64)
+    return AgglomerativeClustering(n_clusters=count, linkage="ward").fit_predict(xy).astype(
+        np.int64)
 
 
 def _words(label: str | None) -> set[str]:
@@ -83,8 +90,8 @@ def cluster_names(assignment: np.ndarray, labels: Sequence[str | None],
     names = {}
     for c in ids:
         members = np.flatnonzero(assignment == c)
-        scored = sorted(counts[c].items(),
-                        key=lambda item: (-item[1] * math.log((1 + len(ids)) / spread[item[0]]),
+        scored = sorted(counts[c].items(),  # frequent in the cluster, rare elsewhere
+                        key=lambda item: (-item[1] * math.log(1 + len(ids) / spread[item[0]]),
                                           item[0]))
         words = [w for w, n in scored if n >= 2][:CLUSTER_WORDS]
         if not words:
@@ -112,13 +119,29 @@ def top_categories(index: FeatureIndex, primary: pa.Array) -> tuple[list[str | N
     return names, shares
 
 
+def _unit(rows: np.ndarray) -> np.ndarray:
+    return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
+
+
+def document_centroids(index: FeatureIndex, embeddings: np.ndarray) -> np.ndarray:
+    """Per feature, the unit mean embedding of its strongest documents (0 if never active)."""
+    out = np.zeros((index.n_features, embeddings.shape[1]), np.float32)
+    for feature in range(index.n_features):
+        rows = np.sort(index.top_rows(feature, TOP_DOCUMENTS))
+        if len(rows):
+            out[feature] = np.asarray(embeddings[rows], np.float32).mean(axis=0)
+    return _unit(out)
+
+
 def compute_feature_map(decoder: np.ndarray, index: FeatureIndex, primary: pa.Array,
                         labels: Mapping[int, str] | None, hints: Sequence[str | None],
-                        family_list: Sequence[Family] = (), seed: int = SEED) -> dict[str, Any]:
-    """The map as plain JSON-ready data (one list entry per feature, plus the clusters)."""
+                        family_list: Sequence[Family] = (), seed: int = SEED,
+                        centroids: np.ndarray | None = None) -> dict[str, Any]:
+    """The map as plain JSON-ready data (one list entry per feature, plus the clusters).
+    ``centroids`` (see :func:`document_centroids`) join the decoder rows when given."""
     n = decoder.shape[0]
-    unit = decoder / np.maximum(np.linalg.norm(decoder, axis=1, keepdims=True), 1e-12)
-    xy = layout(unit, seed)
+    unit = _unit(decoder)
+    xy = layout(unit if centroids is None else np.concatenate([unit, centroids], axis=1), seed)
     names = [(labels or {}).get(f) or hints[f] for f in range(n)]
     categories, shares = top_categories(index, primary)
     assignment = clusters(xy)
@@ -126,7 +149,9 @@ def compute_feature_map(decoder: np.ndarray, index: FeatureIndex, primary: pa.Ar
     family = top_family_of(family_list, nest_families(family_list))
     family_label = {f.id: f.label for f in family_list}
     return {
-        "method": "umap", "seed": seed, "n_neighbors": min(NEIGHBOURS, max(n - 1, 1)),
+        "method": "umap", "seed": seed,
+        "space": "decoder" if centroids is None else "decoder + top-document centroid",
+        "n_neighbors": min(NEIGHBOURS, max(n - 1, 1)),
         "x": np.round(xy[:, 0], 4).tolist(), "y": np.round(xy[:, 1], 4).tolist(),
         "density": index.density.round(6).tolist(),
         "label": names, "labelled": bool(labels),
@@ -184,7 +209,8 @@ def build_feature_map(workspace: Workspace, name: str, index: FeatureIndex | Non
                pc.list_element(corpus.column("categories"), 0)).combine_chunks()
     result = compute_feature_map(sae.W_dec.detach().cpu().float().numpy(), index,
                                  pc.fill_null(primary, ""),
-                                 folder.labels(), hints, families(workspace, name), seed)
+                                 folder.labels(), hints, families(workspace, name), seed,
+                                 document_centroids(index, workspace.embeddings()))
     result["sources"] = _sources(workspace, folder)
     if save:
         write_json(folder.feature_map_path, result)

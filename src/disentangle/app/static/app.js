@@ -446,7 +446,7 @@ async function mapView() {
   const tip = h("div", { class: "tooltip", hidden: true });
   const legend = h("div", { class: "legend", id: "map-legend" });
   view.replaceChildren(h("div", { class: "map-head" }, h("h1", {}, "Feature map"),
-    h("span", { class: "muted" }, `${n.toLocaleString()} features; decoder directions laid out by ${data.method.toUpperCase()} (cosine), so features that write similar directions sit together. Click a point to open it.`)),
+    h("span", { class: "muted" }, `${n.toLocaleString()} features laid out by ${data.method.toUpperCase()} (${data.space}, cosine), so features about similar things sit together. Click a point to open it.`)),
     h("div", { class: "map-tools" }, search, found, colour),
     h("div", { class: "map-wrap" }, canvas, tip), legend);
   const ctx = canvas.getContext("2d");
