@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from disentangle.search.filters import FeatureIndex
-from disentangle.search.index import VectorIndex
+from disentangle.search.index import ExactIndex, VectorIndex, top_k
 
 DEFAULT_BLEND = 0.3
 """Score a document gains per unit of edit weight (cosine units); measured in docs/steering.md."""
@@ -73,6 +73,13 @@ def hybrid_rank(index: VectorIndex, embeddings: np.ndarray, vector: np.ndarray, 
         scores, rows = index.search(vector, k, mask)
         keep = rows[0] >= 0
         return scores[0][keep], rows[0][keep], scores[0][keep]
+    if isinstance(index, ExactIndex) and mask is None:
+        # One scan: every similarity is computed anyway, so add the terms in place.
+        similarity = index.scores(vector)
+        scores = similarity.copy()
+        scores[terms.rows] += terms.terms
+        top, rows = top_k(scores[None], k)
+        return top[0], rows[0], similarity[rows[0]]
     boosted_rows, boosted_terms = terms.rows, terms.terms
     if mask is not None:
         allowed = mask[boosted_rows]

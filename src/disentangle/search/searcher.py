@@ -217,10 +217,10 @@ class Searcher:
         x = self.embed(query)
         code = self.encode(x)
         steered = steer(x, code, resolved, self.decoder, self.b_pre, self.typical, mode)
-        scores, rows, similarity = self.rank(steered.vector, k, self.mask(filters),
-                                             self.terms(resolved, code, blend))
         unmoved = np.array_equal(steered.vector, x)
         steered_code = code if unmoved else self.encode(steered.vector)
+        scores, rows, similarity = self.rank(steered.vector, k, self.mask(filters),
+                                             self.terms(resolved, code, blend))
         shown = dict(steered_code)
         for edit in resolved:  # keep removed features visible, at 0
             shown.setdefault(edit.feature, 0.0)
