@@ -58,7 +58,7 @@ class FamilyBuildReport:
     paths: list[Path] = field(default_factory=list)
 
 
-def feature_labels(workspace: Workspace, name: str, n_features: int) -> list[str] | None:
+def label_list(workspace: Workspace, name: str, n_features: int) -> list[str] | None:
     """Labels indexed by feature id (``#id`` where a feature has none), or None."""
     labels = workspace.sae_folder(name).labels()
     if labels is None:
@@ -113,7 +113,7 @@ def build(
     weights = edge_weights(codes, WEIGHTING[variant], threshold)  # type: ignore[arg-type]
     built = build_families(weights, density, candidates, iterations=iterations)
     families = built.families
-    labels = feature_labels(workspace, name, codes.n_features)
+    labels = label_list(workspace, name, codes.n_features)
     scores: dict[str, list[float]] = {}
     if labels is not None:
         label_families(families, labels)
@@ -209,7 +209,7 @@ def describe(workspace: Workspace, family_id: int, name: str | None = None,
     family = families_from_table(table.slice(ids.index(family_id), 1))[0]
     codes = stored_codes(workspace, name)
     density = _density(workspace, name)
-    labels = feature_labels(workspace, name, codes.n_features) or [
+    labels = label_list(workspace, name, codes.n_features) or [
         f"#{i}" for i in range(codes.n_features)]
     direct = set(family.direct_children)
     children = [(c, labels[c], float(density[c]), c in direct) for c in family.children]

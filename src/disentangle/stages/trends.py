@@ -26,7 +26,7 @@ from disentangle.families import (
     year_groups,
 )
 from disentangle.io import write_parquet
-from disentangle.stages.families import feature_labels
+from disentangle.stages.families import label_list
 from disentangle.stages.readers import codes as stored_codes
 from disentangle.workspace import Workspace
 
@@ -58,7 +58,7 @@ def _activity(workspace: Workspace, name: str, use_families: bool) -> tuple[
     if use_families:
         fams = families_from_table(workspace.sae_folder(name).families())
         return family_activations(codes, fams), [f.label or f"#{f.parent}" for f in fams]
-    labels = feature_labels(workspace, name, codes.n_features) or [
+    labels = label_list(workspace, name, codes.n_features) or [
         f"#{i}" for i in range(codes.n_features)]
     return codes.to_csr(), labels
 
