@@ -30,6 +30,7 @@ from disentangle.search.index import ExactIndex, VectorIndex, top_k
 
 DEFAULT_BLEND = 0.3
 """Score a document gains per unit of edit weight (cosine units); measured in docs/steering.md."""
+MAX_BLEND = 2.0
 
 
 @dataclass(frozen=True)
@@ -43,12 +44,8 @@ class FeatureTerms:
 
     @classmethod
     def build(cls, features: FeatureIndex, weights: Mapping[int, float],
-              typical: np.ndarray, blend: float,
-              lowering_unit: np.ndarray | None = None) -> FeatureTerms:
-        """``lowering_unit`` (default ``typical``) is the activation at which a lowered
-        feature's penalty is full."""
-        lowering_unit = typical if lowering_unit is None else lowering_unit
-        parts = [(*features.activations(f), w, float(typical[f] if w > 0 else lowering_unit[f]))
+              typical: np.ndarray, blend: float) -> FeatureTerms:
+        parts = [(*features.activations(f), w, float(typical[f]))
                  for f, w in weights.items() if w != 0.0]
         if not parts or blend == 0.0:
             return cls(np.empty(0, np.int64), np.empty(0, np.float32))

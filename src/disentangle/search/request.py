@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from disentangle.errors import DisentangleError
 from disentangle.search.edits import Edit, parse_edit
 from disentangle.search.filters import Filters
-from disentangle.search.hybrid import DEFAULT_BLEND
+from disentangle.search.hybrid import DEFAULT_BLEND, MAX_BLEND
 from disentangle.search.steer import MODES
 
 MAX_QUERY_CHARS = 1000
@@ -18,7 +18,6 @@ MAX_EDITS = 32
 MAX_FAMILY_EDITS = 8
 MAX_EDIT_VALUE = 20.0
 MAX_CATEGORIES = 10
-MAX_BLEND = 2.0
 
 
 @dataclass(frozen=True)

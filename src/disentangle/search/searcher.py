@@ -25,12 +25,11 @@ from disentangle.errors import DisentangleError
 from disentangle.sae.model import TopKSAE
 from disentangle.search.edits import Edit, FeatureResolver, ResolvedEdit
 from disentangle.search.filters import FeatureIndex, Filters, MetadataIndex, build_mask
-from disentangle.search.hybrid import DEFAULT_BLEND, FeatureTerms, hybrid_rank
+from disentangle.search.hybrid import DEFAULT_BLEND, MAX_BLEND, FeatureTerms, hybrid_rank
 from disentangle.search.index import IndexKind, VectorIndex, make_index
 from disentangle.search.steer import Steered, SteerMode, steer
 
 TOP_TITLES = 3
-MAX_BLEND = 2.0
 TYPICAL_TOP_DOCUMENTS = 10
 """A feature's typical activation (the unit of strength) is its mean over this many of its
 strongest documents."""
@@ -137,7 +136,6 @@ class Searcher:
         # A feature never active in the corpus still needs a unit for ``raise``.
         typical[~live] = float(np.median(typical[live])) if live.any() else 1.0
         self.typical = typical
-        self.lowering_unit = typical
         self._top_titles: dict[int, tuple[str, ...]] = {}
 
     # -- building blocks ---------------------------------------------------------------------
@@ -187,8 +185,7 @@ class Searcher:
             value = current.get(edit.feature, 0.0)
             weights[edit.feature] = weights.get(edit.feature, 0.0) + edit.weight(value, typical)
             current[edit.feature] = edit.apply(value, typical)
-        return FeatureTerms.build(self.features, weights, self.typical, blend,
-                                  self.lowering_unit)
+        return FeatureTerms.build(self.features, weights, self.typical, blend)
 
     def rank(self, vector: np.ndarray, k: int, mask: np.ndarray | None = None,
              terms: FeatureTerms | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
