@@ -23,6 +23,10 @@ from disentangle.errors import DisentangleError
 
 LOCK_NAME = ".writer.lock"
 
+class WorkspaceBusy(DisentangleError):
+    """Another process holds the writer lock (a reader may carry on without writing)."""
+
+
 _held: dict[Path, int] = {}  # workspaces this process holds → nesting depth
 _held_guard = threading.Lock()
 
@@ -61,7 +65,7 @@ def writer_lock(root: str | os.PathLike[str], command: str,
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise DisentangleError(
+            raise WorkspaceBusy(
                 f"workspace {root} is in use by {_holder(fd)}; wait for it to finish (or stop "
                 "it), then run this command again") from None
         os.ftruncate(fd, 0)

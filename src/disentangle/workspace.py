@@ -269,6 +269,7 @@ class SAEFolder:
         features.parquet (+ .json), interpret/                     interpret
         families.parquet (+ .json, .graphml), families-scoring/    families build
         trends/, eval/, audit/                                     trends, eval
+        feature_map.json                                           map (or serve)
     """
 
     def __init__(self, root: Path) -> None:
@@ -399,6 +400,11 @@ class SAEFolder:
         base = self.root / "trends" / stem
         return (base.with_suffix(".parquet"), base.parent / f"{stem}-prevalence.parquet",
                 base.with_suffix(".png"))
+
+    @property
+    def feature_map_path(self) -> Path:
+        """The cached UMAP feature map (``stages/feature_map.py``)."""
+        return self.root / "feature_map.json"
 
     def eval_paths(self, stem: str) -> tuple[Path, Path]:
         """(table, summary) of one evaluation run."""

@@ -33,7 +33,9 @@ from threadpoolctl import threadpool_limits
 
 from disentangle.app.service import AppService
 from disentangle.errors import DisentangleError
+from disentangle.search import DEFAULT_BLEND
 from disentangle.search.request import (
+    MAX_BLEND,
     MAX_CATEGORIES,
     MAX_EDITS,
     MAX_FAMILY_EDITS,
@@ -159,10 +161,14 @@ def build_app(service: AppService, loopback_only: bool = False) -> FastAPI:
         require: Annotated[list[str], Query(max_length=MAX_EDITS)] = [],  # noqa: B006
         exclude: Annotated[list[str], Query(max_length=MAX_EDITS)] = [],  # noqa: B006
         mode: Annotated[str, Query(pattern=f"^({'|'.join(MODES)})$")] = MODES[0],
+        blend: Annotated[float, Query(ge=0.0, le=MAX_BLEND, description=(
+            "Score a hit gains (loses) per unit of a raise (lowering) when it carries the "
+            "edited feature like its typical top documents; 0 = move the query vector only."
+        ))] = DEFAULT_BLEND,
     ) -> JSONResponse:
         request = SearchRequest(q, k, tuple(e), tuple(fe), year or None,
                                 tuple(c for c in cat if c.strip()), tuple(require),
-                                tuple(exclude), mode)
+                                tuple(exclude), mode, blend)
         return await computed(service.search, request)
 
     @app.get("/api/features/lookup", summary="Find features by (part of) their label")
@@ -192,7 +198,7 @@ def build_app(service: AppService, loopback_only: bool = False) -> FastAPI:
         except KeyError as error:
             raise HTTPException(404, error.args[0]) from None
 
-    @app.get("/api/map", summary="2-D projection of all decoder rows, for the feature map")
+    @app.get("/api/map", summary="2-D UMAP layout of all decoder rows, with named clusters")
     async def feature_map() -> JSONResponse:
         return await computed(service.map)
 

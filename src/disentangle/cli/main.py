@@ -19,6 +19,7 @@ from disentangle.cli import (
     eval_commands,
     family_commands,
     interpret_commands,
+    map_command,
     search_commands,
     serve_command,
     sweep_commands,
@@ -41,6 +42,7 @@ interpret_commands.register(app)
 sweep_commands.register(app)
 family_commands.register(app)
 eval_commands.register(app)
+map_command.register(app)
 serve_command.register(app)
 
 

@@ -6,8 +6,11 @@ from typing import Annotated
 
 import typer
 
+from disentangle import stages
 from disentangle.cli.options import DEFAULT_WORKSPACE, SaeOption, WorkspaceOption
 from disentangle.cli.progress import console
+from disentangle.locking import WorkspaceBusy, writer_lock
+from disentangle.workspace import Workspace
 
 
 def serve(
@@ -25,6 +28,13 @@ def serve(
     from disentangle.app.server import check_bind_host, create_app, limit_compute_threads
 
     loopback = check_bind_host(host)
+    ws = Workspace.open(workspace)
+    try:
+        with writer_lock(workspace, "serve: feature map"), console.status(
+                "laying out the feature map (once per SAE; cached in the workspace)"):
+            stages.build_feature_map(ws, ws.sae(sae).name)
+    except WorkspaceBusy as busy:
+        console.print(f"[yellow]note:[/] {busy}; the feature map is laid out in memory instead")
     with console.status("loading the workspace"):
         app = create_app(workspace, sae, loopback_only=loopback)
     limit_compute_threads()

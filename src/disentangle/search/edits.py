@@ -52,8 +52,8 @@ class Edit:
     - ``set``: activation := value; ``scale``: activation × value; ``add``: activation + value;
       ``remove``: activation := 0 (``value`` ignored);
     - ``raise``: activation := max(current, value × the feature's typical activation), where
-      typical is its largest activation in the corpus, so ``value`` is a unit-free strength
-      comparable across features (1.0 = as strong as in its most typical document).
+      typical is its mean activation in its strongest documents, so ``value`` is a unit-free
+      strength comparable across features (1.0 = as strong as in its typical top documents).
 
     ``family=True`` makes ``target`` a family (id or label) and applies the edit to every member.
     """
@@ -87,6 +87,21 @@ class ResolvedEdit:
         if self.op == "raise":
             return max(current, self.value * typical)
         return 0.0
+
+    def weight(self, current: float, typical: float) -> float:
+        """The edit's weight in the hybrid score (:mod:`disentangle.search.hybrid`): how much
+        more (or less) a document carrying the feature at its typical activation should
+        score, in units of the blend. ``raise`` gives +strength (less what the query already
+        holds), ``remove`` −1 (whatever the
+        query held: "less of X" means documents about X), ``scale`` its factor − 1, and
+        ``set``/``add`` the change of the query's activation in typical units."""
+        if self.op == "raise":
+            return max(0.0, self.value - current / typical)
+        if self.op == "remove":
+            return -1.0
+        if self.op == "scale":
+            return self.value - 1.0
+        return (self.apply(current, typical) - current) / typical
 
 
 def up(target: int | str, strength: float = 1.0, family: bool = False) -> Edit:
