@@ -66,3 +66,15 @@ def test_edit_strings_and_helpers():
         parse_edit("812")
     with pytest.raises(DisentangleError, match="not a number"):
         parse_edit("812:lots")
+
+
+def test_find_ranks_id_exact_substring_fuzzy_and_falls_back_to_hints():
+    resolver = FeatureResolver(
+        6, {0: "galaxy clusters", 1: "clusters", 2: "galaxy", 3: "star clusters (2)",
+            4: "galaxy cluster lensing"}, secondary=[3])
+    # exact, substrings (the secondary one last), then close spellings word by word
+    assert resolver.find("clusters") == [1, 0, 3, 4]
+    assert resolver.find("galaxys clusters") == [0, 4]
+    assert resolver.find("2") == [2, 3]        # the id itself first, then labels holding "2"
+    assert resolver.find("dwarf novae", hints={5: "Dwarf novae in outburst"}) == [5]
+    assert resolver.find("", 5) == [] and resolver.find("clusters", 2) == [1, 0]

@@ -174,24 +174,14 @@ class AppService:
         return [{**self.family_summary(f), "overlap": weight.get(f, 0.0)} for f in chosen]
 
     def lookup(self, text: str, limit: int = 10) -> dict[str, Any]:
-        """Features (and families) whose label, or top titles when unlabelled, contain
-        ``text``; an id matches itself. Powers "add a feature by typing its label"."""
-        needle = text.strip().lower()
-        found: list[int] = []
-        ident = parse_id(needle)
-        if ident is not None and ident < self.n_features:
-            found.append(ident)
-        for feature in range(self.n_features):
-            if len(found) >= limit:
-                break
-            haystack = self.label(feature) or " | ".join(self.hints[feature])
-            if needle in haystack.lower() and feature not in found:
-                found.append(feature)
-        families = [f for f in self.families.values()
-                    if f.label and needle in f.label.lower()][:limit]
-        return {"features": [self.name(f) for f in found],
-                "families": [self.family_summary(f.id) for f in families],
-                "matched_on": "labels" if self.searcher.resolver.labels else "top titles"}
+        """Features (and families) a typed label means, through the same resolver as edits;
+        unlabelled features match on their top titles. Powers "add a feature by its label"."""
+        resolver = self.searcher.resolver
+        hints = {f: " | ".join(h) for f, h in enumerate(self.hints)}
+        families = [f for f in resolver.find_families(text, limit) if f in self.families]
+        return {"features": [self.name(f) for f in resolver.find(text, limit, hints)],
+                "families": [self.family_summary(f) for f in families],  # type: ignore[arg-type]
+                "matched_on": "labels" if resolver.labels else "top titles"}
 
     # -- feature page ------------------------------------------------------------------------
 

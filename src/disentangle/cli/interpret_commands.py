@@ -19,7 +19,7 @@ from disentangle.cli.options import (
 )
 from disentangle.cli.progress import console, progress_bar
 from disentangle.errors import DisentangleError
-from disentangle.interpret import feature_row, find_features, format_feature, format_summary
+from disentangle.interpret import feature_row, format_feature, format_summary
 from disentangle.workspace import Workspace
 
 SORTABLE = ("feature", "pearson", "f1", "pearson_balanced", "f1_balanced", "density")
@@ -122,9 +122,14 @@ def find(
     sae: SaeOption = None,
     limit: Annotated[int, typer.Option(help="Rows to show.")] = 20,
 ) -> None:
-    """Find features whose label matches the text (substring, then fuzzy)."""
-    folder = Workspace.open(workspace).sae(sae)
-    found = find_features(folder.features(), text, limit=limit)
+    """Find features whose label matches the text (exact, substring, then fuzzy): the same
+    rules by which `search --up LABEL` resolves a label."""
+    ws = Workspace.open(workspace)
+    folder = ws.sae(sae)
+    table = folder.features()
+    position = {f: i for i, f in enumerate(table.column("feature").to_pylist())}
+    matches = [f for f in stages.resolver(ws, folder.name).find(text, limit) if f in position]
+    found = table.take([position[f] for f in matches])
     if not found.num_rows:
         raise DisentangleError(f"no feature label matches {text!r}; try another word or "
                                "`disentangle features list --sort pearson`")

@@ -4,7 +4,7 @@ from disentangle.interpret.backend import Backend, Label
 from disentangle.interpret.chat import ChatClient, ChatConfig
 from disentangle.interpret.examples import ExampleConfig, ExampleSelector, FeatureExamples
 from disentangle.interpret.llm import LLMBackend, PromptConfig
-from disentangle.interpret.lookup import feature_row, find_features, format_feature
+from disentangle.interpret.lookup import feature_row, format_feature
 from disentangle.interpret.offline import OfflineBackend, OfflineConfig
 from disentangle.interpret.runner import CleanCriteria, InterpretConfig, interpret_features
 from disentangle.interpret.scoring import BalancedDesign, Prediction
@@ -27,7 +27,6 @@ __all__ = [
     "Prediction",
     "PromptConfig",
     "feature_row",
-    "find_features",
     "format_feature",
     "format_summary",
     "interpret_features",

@@ -1,8 +1,7 @@
-"""Finding features by label and showing one, for the ``features find`` / ``show`` commands."""
+"""Showing one labelled feature, for the ``features show`` command."""
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 
 import numpy as np
@@ -12,34 +11,6 @@ from disentangle.errors import DisentangleError
 
 KEYWORD_MATCH = 0.9
 """Rank of a hit in a feature's keywords: below a label hit, above most fuzzy hits."""
-
-
-def find_features(table: pa.Table, text: str, limit: int = 20) -> pa.Table:
-    """Features whose label matches ``text``: substring hits first, then keyword hits, then
-    fuzzy word matches.
-
-    Fuzzy matching compares each query word with each label word (difflib ratio ≥ 0.8), so
-    "galaxys clusters" finds "galaxy clusters". Rows keep the table's columns plus ``match``
-    (1.0 for a substring hit, ``KEYWORD_MATCH`` for a keyword hit, else the mean best word
-    similarity).
-    """
-    query = text.lower().strip()
-    words = query.split()
-    labels = [str(label).lower() for label in table.column("label").to_pylist()]
-    keywords = (table.column("keywords").to_pylist() if "keywords" in table.column_names
-                else [[]] * len(labels))
-    match = np.zeros(len(labels))
-    for position, label in enumerate(labels):
-        if query and query in label:
-            match[position] = 1.0
-        elif query and any(query in word.lower() for word in keywords[position] or ()):
-            match[position] = KEYWORD_MATCH
-        elif words and label:
-            best = [max(difflib.SequenceMatcher(None, w, lw).ratio() for lw in label.split())
-                    for w in words]
-            match[position] = float(np.mean(best)) if min(best) >= 0.8 else 0.0
-    order = [int(i) for i in np.argsort(-match, kind="stable") if match[i] > 0][:limit]
-    return table.take(order).append_column("match", pa.array(match[order]))
 
 
 def feature_row(table: pa.Table, feature: int) -> dict:

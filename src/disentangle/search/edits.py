@@ -193,6 +193,45 @@ class FeatureResolver:
         members = self.family(edit.target) if edit.family else [self.feature(edit.target)]
         return [ResolvedEdit(feature, edit.op, float(edit.value)) for feature in members]
 
+    def find(self, text: str, limit: int = 20,
+             hints: Mapping[int, str] | None = None) -> list[int]:
+        """Features a person typing ``text`` may mean, best first: the id itself, then labels
+        equal to it, containing it, or whose words are close spellings of its words (so
+        "galaxys clusters" finds "galaxy clusters"); non-secondary features first within each
+        rule. Unlabelled features are matched on ``hints`` (e.g. their top titles)."""
+        ident = parse_id(text)
+        found = [ident] if ident is not None and ident < self.n_features else []
+        names = {**(hints or {}), **self.labels}
+        return (found + [f for f in _ranked(text, names, self.secondary) if f not in found]
+                )[:limit]
+
+    def find_families(self, text: str, limit: int = 20) -> list[int | str]:
+        """Families whose label matches ``text``, by the same rules as :meth:`find`."""
+        names = {key: self.family_labels.get(key, str(key)) for key in self.families}
+        return _ranked(text, names, ())[:limit]
+
+
+def _ranked(text: str, names: Mapping[K, str], secondary: Collection[K]) -> list[K]:
+    needle = _normal(text)
+    if not needle:
+        return []
+    words = needle.split()
+    lowered = {key: _normal(name) for key, name in names.items()}
+
+    def rank(name: str) -> int | None:
+        if name == needle:
+            return 0
+        if needle in name:
+            return 1
+        if name and all(difflib.get_close_matches(w, name.split(), n=1, cutoff=0.8)
+                        for w in words):
+            return 2
+        return None
+
+    ranked = [(r, key in secondary, i, key) for i, (key, name) in enumerate(lowered.items())
+              if (r := rank(name)) is not None]
+    return [key for *_, key in sorted(ranked, key=lambda item: item[:3])]
+
 
 def _match(name: str, labels: Mapping[K, str], kind: str, hint: str,
            secondary: Collection[K] = ()) -> K:

@@ -33,7 +33,7 @@ from disentangle.stages.reports import (
     SweepReport,
     TrainReport,
 )
-from disentangle.stages.search import ann_index, searcher
+from disentangle.stages.search import ann_index, resolver, searcher
 from disentangle.stages.trends import TrendsReport, trends
 
 __all__ = [
@@ -66,6 +66,7 @@ __all__ = [
     "open_sae",
     "provenance",
     "query_embedder",
+    "resolver",
     "searcher",
     "sweep",
     "train",

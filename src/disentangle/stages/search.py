@@ -5,7 +5,7 @@ from __future__ import annotations
 from disentangle.embed import Embedder
 from disentangle.errors import DisentangleError
 from disentangle.io import DamagedFile, read_json, write_json
-from disentangle.search import FaissIndex, IndexKind, Searcher
+from disentangle.search import FaissIndex, FeatureResolver, IndexKind, Searcher
 from disentangle.stages.readers import (
     codes,
     families,
@@ -30,6 +30,16 @@ def searcher(workspace: Workspace, name: str | None = None,
                     family_labels={f.id: f.label for f in built if f.label},
                     index=index if index == "exact" else ann_index(workspace, index),
                     secondary=secondary_features(workspace, name))
+
+
+def resolver(workspace: Workspace, name: str) -> FeatureResolver:
+    """The label resolver of SAE ``name`` without loading a searcher (``features find``)."""
+    built = families(workspace, name)
+    folder = workspace.sae_folder(name)
+    return FeatureResolver(folder.feature_stats(["feature"]).num_rows, folder.labels(),
+                           {f.id: f.members for f in built},
+                           {f.id: f.label for f in built if f.label},
+                           secondary_features(workspace, name))
 
 
 def ann_index(workspace: Workspace, kind: IndexKind) -> FaissIndex:
