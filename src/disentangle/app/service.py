@@ -9,9 +9,8 @@ answer says so instead of failing.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -24,20 +23,20 @@ from disentangle.errors import DisentangleError
 from disentangle.families import Family
 from disentangle.families.matching import unit_rows
 from disentangle.families.neighbours import (
+    WiderSplits,
     cooccurring_features,
     decoder_neighbours,
+    direct_children,
+    families_by_member,
     families_by_overlap,
+    family_forest,
     nest_families,
-    split_map,
 )
+from disentangle.interpret import keywords_by_feature, scalar_scores
 from disentangle.search import DEFAULT_BLEND, Searcher, parse_id
 from disentangle.search.request import (
+    LIMITS,
     MAX_BLEND,
-    MAX_EDIT_VALUE,
-    MAX_EDITS,
-    MAX_FAMILY_EDITS,
-    MAX_K,
-    MAX_QUERY_CHARS,
     SearchRequest,
 )
 from disentangle.search.steer import MODES
@@ -61,14 +60,12 @@ class AppService:
         self.sae_name = sae_name
         self.n_features = searcher.sae.config.n
         self.decoder = unit_rows(searcher.decoder)
-        self.scores = _scores_by_feature(scores)
-        self.keywords = _keywords_by_feature(scores)
+        self.scores = scalar_scores(scores) if scores is not None else {}
+        self.keywords = keywords_by_feature(scores) if scores is not None else {}
         self.families = {f.id: f for f in families}
         self.larger = larger or {}
-        self._family_of: dict[int, list[int]] = {}
-        for family in families:
-            for member in family.members:
-                self._family_of.setdefault(member, []).append(family.id)
+        self.splits = WiderSplits(self.decoder, self.larger)
+        self._family_of = families_by_member(families)
         self.family_parent = nest_families(families)
 
     @classmethod
@@ -85,29 +82,18 @@ class AppService:
     def warm(self) -> None:
         """Compute the per-feature titles and the map and load the query embedder now, so no
         request pays for them (and concurrent first requests do not load it twice)."""
-        self._map  # noqa: B018 -- cached properties; reading them computes them
-        self._split_maps  # noqa: B018
+        self.map()
         self.searcher.embedder.embed(["warm-up query"])
-
-    # -- small shared pieces -----------------------------------------------------------------
 
     @cached_property
     def hints(self) -> list[list[str]]:
         """Top-3 document titles per feature: what names an unlabelled feature."""
-        index = self.searcher.features
-        tops = [index.top_rows(f, 3) for f in range(self.n_features)]
-        titles = self.searcher.corpus.column("title").take(
-            pa.array(np.concatenate(tops).astype(np.int64))).to_pylist()
-        bounds = np.cumsum([0, *(len(t) for t in tops)])
-        return [titles[bounds[f]:bounds[f + 1]] for f in range(self.n_features)]
-
-    def label(self, feature: int) -> str | None:
-        return self.searcher.resolver.label(feature)
+        return self.searcher.top_titles(3)
 
     def name(self, feature: int) -> dict[str, Any]:
         """What the UI prints for a feature: its label, else its strongest title."""
         hints = self.hints[feature]
-        return {"feature": feature, "label": self.label(feature),
+        return {"feature": feature, "label": self.searcher.resolver.label(feature),
                 "keywords": self.keywords.get(feature, []),
                 "hint": hints[0] if hints else None,
                 "density": float(self.searcher.features.density[feature])}
@@ -131,9 +117,7 @@ class AppService:
                 "has_labels": bool(searcher.resolver.labels), "has_scores": bool(self.scores),
                 "has_families": bool(self.families), "larger_saes": sorted(self.larger),
                 "modes": list(MODES), "default_blend": DEFAULT_BLEND,
-                "limits": {"query_chars": MAX_QUERY_CHARS, "k": MAX_K, "edits": MAX_EDITS,
-                           "family_edits": MAX_FAMILY_EDITS, "edit_value": MAX_EDIT_VALUE,
-                           "blend": MAX_BLEND}}
+                "limits": {**LIMITS, "blend": MAX_BLEND}}
 
     # -- search ------------------------------------------------------------------------------
 
@@ -203,23 +187,18 @@ class AppService:
             "similar": self._similar(feature),
             "cooccurring": self._cooccurring(feature),
             "families": [self.family_summary(f) for f in self._family_of.get(feature, ())],
-            "children": self._children(feature),
-            "splits": self._splits(feature),
+            "children": [self.name(c) for c in direct_children(list(self.families.values()),
+                                                                feature)],
+            "splits": self.splits.of(feature),
         }
 
     def _top_documents(self, feature: int, top: int) -> list[dict[str, Any]]:
         index = self.searcher.features
         rows = index.top_rows(feature, top)
         activation = dict(zip(*(a.tolist() for a in index.activations(feature)), strict=True))
-        corpus = self.searcher.corpus
-        columns = [c for c in ("id", "title", "year", "categories", "abstract")
-                   if c in corpus.column_names]
-        records = corpus.select(columns).take(pa.array(rows, pa.int64())).to_pylist()
-        return [{"row": int(row), "id": r.get("id"), "title": r.get("title"),
-                 "year": r.get("year"), "categories": r.get("categories") or [],
-                 "snippet": _snippet(r.get("abstract") or ""),
-                 "activation": activation[int(row)]}
-                for row, r in zip(rows.tolist(), records, strict=True)]
+        return [{"row": row, **r, "categories": r.get("categories") or [],
+                 "snippet": _snippet(r.pop("abstract", None) or ""), "activation": activation[row]}
+                for row, r in zip(rows.tolist(), self.searcher.records(rows), strict=True)]
 
     def _similar(self, feature: int) -> dict[str, list[dict[str, Any]]]:
         nearest, farthest = decoder_neighbours(self.decoder, feature, NEIGHBOURS)
@@ -233,44 +212,16 @@ class AppService:
         return [{**self.name(f), "together": together, "cosine": cosine}
                 for f, together, cosine in found]
 
-    def _children(self, feature: int) -> list[dict[str, Any]]:
-        """Direct children of the feature in the family it is the parent of, if any."""
-        for family in self.families.values():
-            if family.parent == feature:
-                return [self.name(c) for c in family.direct_children]
-        return []
-
-    @cached_property
-    def _split_maps(self) -> dict[str, tuple[list[list[int]], np.ndarray]]:
-        """Per larger SAE: this SAE's feature → the larger SAE's features that best match it."""
-        return {name: split_map(decoder, self.decoder)
-                for name, (decoder, _) in self.larger.items()}
-
-    def _splits(self, feature: int) -> list[dict[str, Any]]:
-        out = []
-        for name, (groups, cosine) in self._split_maps.items():
-            labels = self.larger[name][1]
-            members = sorted(groups[feature], key=lambda f: -cosine[f])
-            out.append({"sae": name, "n_features": int(self.larger[name][0].shape[0]),
-                        "features": [{"feature": f, "label": labels.get(f),
-                                      "cosine": float(cosine[f])} for f in members]})
-        return sorted(out, key=lambda s: s["n_features"])
-
     # -- families and map --------------------------------------------------------------------
 
     def family_tree(self) -> dict[str, Any]:
         """Families nested by containment, largest first at each level."""
-        children: dict[int | None, list[int]] = {}
-        for family, parent in self.family_parent.items():
-            children.setdefault(parent, []).append(family)
+        def node(family: int, children: list) -> dict[str, Any]:
+            return {**self.family_summary(family), "children": [node(*c) for c in children]}
 
-        def node(family: int) -> dict[str, Any]:
-            kids = sorted(children.get(family, []), key=lambda f: -self.families[f].size)
-            return {**self.family_summary(family), "children": [node(k) for k in kids]}
-
-        roots = sorted(children.get(None, []), key=lambda f: -self.families[f].size)
+        forest = family_forest(list(self.families.values()), self.family_parent)
         return {"available": bool(self.families), "count": len(self.families),
-                "roots": [node(f) for f in roots]}
+                "roots": [node(*tree) for tree in forest]}
 
     def family(self, family_id: int) -> dict[str, Any]:
         if family_id not in self.families:
@@ -281,8 +232,8 @@ class AppService:
                 "members": [self.name(f) for f in family.members],
                 "parent_family": None if parent is None else self.family_summary(parent)}
 
-    @cached_property
-    def _map(self) -> dict[str, Any]:
+    @cache  # noqa: B019 -- one service per app, alive as long as the app
+    def map(self) -> dict[str, Any]:
         """The UMAP feature map (:mod:`disentangle.stages.feature_map`): read from the
         workspace's cache, or computed in memory when it is missing or stale."""
         if self.workspace is None:
@@ -290,39 +241,9 @@ class AppService:
         return stages.build_feature_map(self.workspace, self.sae_name, self.searcher.features,
                                         [h[0] if h else None for h in self.hints], save=False)
 
-    def map(self) -> dict[str, Any]:
-        return self._map
-
 
 def _snippet(text: str) -> str:
     text = " ".join(text.split())
     if len(text) <= SNIPPET_CHARS:
         return text
     return text[:SNIPPET_CHARS].rsplit(" ", 1)[0] + " …"
-
-
-def _scores_by_feature(table: pa.Table | None) -> dict[int, dict[str, Any]]:
-    """Scalar score columns of ``features.parquet`` per feature (lists and labels dropped)."""
-    if table is None:
-        return {}
-    keep = [name for name, kind in zip(table.column_names, table.schema.types, strict=True)
-            if name not in ("feature", "label") and not pa.types.is_list(kind)
-            and not pa.types.is_large_list(kind)]
-    features = table.column("feature").to_pylist()
-    rows = table.select(keep).to_pylist()
-    return {int(f): {k: _plain(v) for k, v in row.items()} for f, row in zip(features, rows,
-                                                                          strict=True)}
-
-
-def _keywords_by_feature(table: pa.Table | None) -> dict[int, list[str]]:
-    """The keywords shown beside each label (none before ``interpret``, or from an LLM)."""
-    if table is None or "keywords" not in table.column_names:
-        return {}
-    return {int(f): list(k or []) for f, k in zip(table.column("feature").to_pylist(),
-                                                   table.column("keywords").to_pylist(),
-                                                   strict=True)}
-
-
-def _plain(value: Any) -> Any:
-    """NaN is not JSON; show it as missing."""
-    return None if isinstance(value, float) and not math.isfinite(value) else value

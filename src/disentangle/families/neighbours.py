@@ -5,6 +5,7 @@ feature and family pages show these; any caller can compute them from codes and 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -50,6 +51,15 @@ def split_map(larger_unit_decoder: np.ndarray,
     return splits(match, len(unit_decoder)), cosine
 
 
+def families_by_member(families: Sequence[Family]) -> dict[int, list[int]]:
+    """Feature → the ids of the families it belongs to."""
+    holders: dict[int, list[int]] = {}
+    for family in families:
+        for member in family.members:
+            holders.setdefault(member, []).append(family.id)
+    return holders
+
+
 def nest_families(families: Sequence[Family]) -> dict[int, int | None]:
     """Each family's smallest strictly larger family (same iteration) containing its parent
     feature: the tree a user browses families by."""
@@ -87,3 +97,44 @@ def families_by_overlap(activations: dict[int, float], families_of: dict[int, li
         for family in families_of.get(feature, ()):
             weight[family] = weight.get(family, 0.0) + value
     return {f: weight[f] for f in sorted(weight, key=lambda f: (-weight[f], f))[:limit]}
+
+
+def direct_children(families: Sequence[Family], feature: int) -> list[int]:
+    """Direct children of ``feature`` in the family it is the parent of (none if none)."""
+    return next((list(f.direct_children) for f in families if f.parent == feature), [])
+
+
+def family_forest(families: Sequence[Family],
+                  nesting: dict[int, int | None]) -> list[tuple[int, list]]:
+    """Families as a forest of (family id, children), largest first at every level."""
+    size = {f.id: f.size for f in families}
+    children: dict[int | None, list[int]] = {}
+    for family, parent in nesting.items():
+        children.setdefault(parent, []).append(family)
+
+    def grow(parent: int | None) -> list[tuple[int, list]]:
+        return [(f, grow(f)) for f in sorted(children.get(parent, []), key=lambda f: -size[f])]
+
+    return grow(None)
+
+
+class WiderSplits:
+    """How each feature of an SAE splits in wider SAEs of the same embeddings: per wider
+    SAE, its features whose best match is this feature, by cosine."""
+
+    def __init__(self, unit_decoder: np.ndarray,
+                 wider: dict[str, tuple[np.ndarray, dict[int, str]]]) -> None:
+        self.wider = wider
+        self.maps = {name: split_map(decoder, unit_decoder)
+                     for name, (decoder, _) in wider.items()}
+
+    def of(self, feature: int) -> list[dict[str, Any]]:
+        """Per wider SAE (narrowest first): its size and the matched features with labels."""
+        out = []
+        for name, (groups, cosine) in self.maps.items():
+            decoder, labels = self.wider[name]
+            members = sorted(groups[feature], key=lambda f: -cosine[f])
+            out.append({"sae": name, "n_features": int(decoder.shape[0]),
+                        "features": [{"feature": f, "label": labels.get(f),
+                                      "cosine": float(cosine[f])} for f in members]})
+        return sorted(out, key=lambda s: s["n_features"])

@@ -4,7 +4,12 @@ from disentangle.interpret.backend import Backend, Label
 from disentangle.interpret.chat import ChatClient, ChatConfig
 from disentangle.interpret.examples import ExampleConfig, ExampleSelector, FeatureExamples
 from disentangle.interpret.llm import LLMBackend, PromptConfig
-from disentangle.interpret.lookup import feature_row, format_feature
+from disentangle.interpret.lookup import (
+    feature_row,
+    format_feature,
+    keywords_by_feature,
+    scalar_scores,
+)
 from disentangle.interpret.offline import OfflineBackend, OfflineConfig
 from disentangle.interpret.runner import CleanCriteria, InterpretConfig, interpret_features
 from disentangle.interpret.scoring import BalancedDesign, Prediction
@@ -30,6 +35,8 @@ __all__ = [
     "format_feature",
     "format_summary",
     "interpret_features",
+    "keywords_by_feature",
     "plot_scores",
+    "scalar_scores",
     "summarize",
 ]

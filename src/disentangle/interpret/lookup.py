@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -51,3 +53,24 @@ def format_feature(row: dict, top_titles: Sequence[str] = ()) -> str:
     for value, title in zip(row["top_values"], top_titles, strict=False):
         lines.append(f"  {value:7.3f}  {title}")
     return "\n".join(lines)
+
+
+def scalar_scores(table: pa.Table) -> dict[int, dict[str, Any]]:
+    """Per feature, the scalar columns of the features table (lists and the label dropped;
+    NaN, which JSON lacks, as None): what a feature page lists as its scores."""
+    keep = [name for name, kind in zip(table.column_names, table.schema.types, strict=True)
+            if name not in ("feature", "label") and not pa.types.is_list(kind)
+            and not pa.types.is_large_list(kind)]
+    rows = table.select(keep).to_pylist()
+    return {int(f): {k: None if isinstance(v, float) and not math.isfinite(v) else v
+                     for k, v in row.items()}
+            for f, row in zip(table.column("feature").to_pylist(), rows, strict=True)}
+
+
+def keywords_by_feature(table: pa.Table) -> dict[int, list[str]]:
+    """The keywords shown beside each label (none from back ends that give none)."""
+    if "keywords" not in table.column_names:
+        return {}
+    return {int(f): list(k or []) for f, k in zip(table.column("feature").to_pylist(),
+                                                   table.column("keywords").to_pylist(),
+                                                   strict=True)}

@@ -18,6 +18,10 @@ MAX_EDITS = 32
 MAX_FAMILY_EDITS = 8
 MAX_EDIT_VALUE = 20.0
 MAX_CATEGORIES = 10
+LIMITS = {"query_chars": MAX_QUERY_CHARS, "k": MAX_K, "edits": MAX_EDITS,
+          "family_edits": MAX_FAMILY_EDITS, "edit_value": MAX_EDIT_VALUE,
+          "categories": MAX_CATEGORIES}
+"""The bounds above by name, as a client is told them."""
 
 
 @dataclass(frozen=True)

@@ -236,6 +236,22 @@ class Searcher:
             boost_share=float(np.abs(scores - similarity).sum()) / total if total else 0.0,
         )
 
+    def records(self, rows: np.ndarray,
+                columns: Sequence[str] = ("id", "title", "year", "categories", "abstract")
+                ) -> list[dict[str, Any]]:
+        """The corpus rows ``rows`` as dicts of those ``columns`` the corpus has."""
+        present = [c for c in columns if c in self.corpus.column_names]
+        return self.corpus.select(present).take(pa.array(rows, pa.int64())).to_pylist()
+
+    def top_titles(self, count: int) -> list[list[str]]:
+        """The titles of every feature's ``count`` strongest documents (what names a feature
+        that has no label), read from the corpus in one pass."""
+        tops = [self.features.top_rows(f, count) for f in range(self.features.n_features)]
+        titles = self.corpus.column("title").take(
+            pa.array(np.concatenate(tops).astype(np.int64))).to_pylist()
+        bounds = np.cumsum([0, *(len(t) for t in tops)])
+        return [titles[bounds[f]:bounds[f + 1]] for f in range(self.features.n_features)]
+
     def query_features(self, query: str, top: int = 8) -> list[FeatureInfo]:
         """The query's strongest ``top`` features, for sliders and ``--explain``."""
         code = self.encode(self.embed(query))
