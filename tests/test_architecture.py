@@ -6,7 +6,7 @@ from pathlib import Path
 import disentangle
 
 STAGES = {
-    "errors": 0, "io": 0, "metrics": 0, "workspace": 0,
+    "errors": 0, "io": 0, "metrics": 0, "threads": 0, "workspace": 0,
     "corpus": 1, "embed": 2, "sae": 3, "codes": 4,
     "interpret": 5, "families": 5, "search": 5,  # siblings: none imports another
     "pipeline": 6, "analysis": 7, "demo": 8, "cli": 9, "app": 9,

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from disentangle.sae.model import TopKSAE
+from disentangle.threads import single_threaded
 
 
 def encoder_matmul(
@@ -54,12 +55,19 @@ def _argsort_indices(flat: torch.Tensor) -> torch.Tensor:
     ~550 ms for 65k indices against ~1 ms on one thread (measured, benchmarks/train_speed.py)."""
     if flat.is_cuda:
         return flat.argsort(stable=True)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with single_threaded():
         return flat.argsort(stable=True)
-    finally:
-        torch.set_num_threads(threads)
+
+
+def _thread_invariant_vecmat(vector: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
+    """``vector @ matrix`` with the same bits at every CPU thread count: the parallel
+    matrix-vector product splits its sums by thread, so a step's result would depend on the
+    count ``threads.ThreadChooser`` picks. One thread costs little here (one pass over the
+    matrix, against the step's several)."""
+    if vector.is_cuda:
+        return vector @ matrix
+    with single_threaded():
+        return vector @ matrix
 
 
 def _latent_by_row(indices: torch.Tensor, weights: torch.Tensor, n: int) -> torch.Tensor:
@@ -117,7 +125,7 @@ class _SparseTopKEncode(torch.autograd.Function):
         grad_b_lat.index_add_(0, picked.reshape(-1), grads.reshape(-1))
         grad_w_enc = _latent_by_row(picked, grads, n) @ x_centered
         # ∂/∂b_pre of Σ_b Σ_j g[b,j]·(W_enc[i_bj] · (x_b − b_pre)) = −Σ_i grad_b_lat[i]·W_enc[i]
-        grad_b_pre = -(grad_b_lat @ w_enc)
+        grad_b_pre = -_thread_invariant_vecmat(grad_b_lat, w_enc)
         return None, grad_w_enc, grad_b_lat, grad_b_pre, None, None, None
 
 
