@@ -26,6 +26,8 @@ import torch
 
 TRIALS = 3
 """Timed calls per candidate count when choosing (the median decides)."""
+CLEAR_LOSS = 2.0
+"""A count whose best trial is this many times slower than another's is not tried further."""
 RECHECK_SECONDS = 30.0
 RECHECK_CALLS = 100
 """A choice is re-checked once both this much wall time and this many calls have passed,
@@ -86,6 +88,7 @@ class ThreadChooser:
         self.times: dict[int, list[float]] = {c: [] for c in self.candidates}
         self.threads = self.candidates[0]
         self._queue = self._trial_order()
+        self._warm_up = bool(self._queue)
         self._probing = False
         self._decided_at = 0.0
         self._calls_since = 0
@@ -95,6 +98,8 @@ class ThreadChooser:
         """Candidates interleaved (a, b, a, b, …) so a burst of load hits them alike."""
         if len(self.candidates) == 1:
             return []
+        for recent in self.times.values():
+            recent.clear()
         return [c for _ in range(self.trials) for c in self.candidates]
 
     @contextmanager
@@ -109,18 +114,31 @@ class ThreadChooser:
         self._record(threads, (self.clock() - start) / work)
 
     def _record(self, threads: int, seconds: float) -> None:
+        if self._warm_up:  # a first call pays for allocations and lazy set-up: not timed
+            self._warm_up = False
+            return
         recent = self.times[threads]
         recent.append(seconds)
         del recent[:-self.trials]
         self._calls_since += 1
         if self._queue:
             self._queue.pop(0)
+            if not self._probing:
+                self._drop_clear_losers()
             if not self._queue:
                 self._decide()
         elif (self._calls_since >= self.recheck_calls
               and self.clock() - self._decided_at >= self.recheck_seconds):
             self._queue = [c for c in self.candidates if c != self.threads]
             self._probing = True
+
+    def _drop_clear_losers(self) -> None:
+        """Stop trying a count whose best call so far is ``CLEAR_LOSS``× slower than another
+        count's best: under load the slow count's calls are what the trials cost."""
+        tried = {c: min(self.times[c]) for c in self.candidates if self.times[c]}
+        if len(tried) > 1:
+            best = min(tried.values())
+            self._queue = [c for c in self._queue if tried.get(c, 0.0) <= CLEAR_LOSS * best]
 
     def _decide(self) -> None:
         current = statistics.median(self.times[self.threads])
