@@ -28,7 +28,7 @@ def test_picks_the_faster_count_after_interleaved_trials() -> None:
     work = FakeWork({1: 0.08, 2: 0.05})
     chooser = ThreadChooser([1, 2], apply=work.apply, trials=3, clock=work.clock)
     work.run(chooser, 7)
-    assert work.applied == [2, 2, 1, 2, 1, 2, 1]  # an untimed warm-up call, then the trials
+    assert work.applied == [1, 1, 2, 1, 2, 1, 2]  # an untimed warm-up call, then the trials
     work.run(chooser, 10)
     assert chooser.threads == 2 and work.applied[7:] == [2] * 10
 
@@ -52,9 +52,10 @@ def test_probe_that_loses_keeps_the_choice_without_full_trials() -> None:
     chooser = ThreadChooser([1, 2], apply=work.apply, trials=3, recheck_seconds=0.0,
                             recheck_calls=20, clock=work.clock)
     work.run(chooser, 5 + 20 + 1 + 5)
-    # Warm-up, one trial of 2 threads (a clear loser: not tried again), three of 1 thread,
-    # 20 calls at 1 thread, one probe at 2 threads (still slower), then 1 thread again.
-    assert work.applied == [2, 2, 1, 1, 1] + [1] * 20 + [2] + [1] * 5
+    # Warm-up, one trial each, then 2 threads (a clear loser) is not tried again: two more
+    # trials of 1 thread, 20 calls at 1 thread, one probe at 2 threads (still slower), then
+    # 1 thread again.
+    assert work.applied == [1, 1, 2, 1, 1] + [1] * 20 + [2] + [1] * 5
 
 
 def test_restores_torch_threads_and_single_threaded_restores_too() -> None:

@@ -78,8 +78,9 @@ class ThreadChooser:
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         cores = available_cores()
-        self.candidates = sorted(set(candidates or ((cores, 1) if cores > 1 else (1,))),
-                                 reverse=True)
+        # Fewest threads first: the untimed warm-up call runs there, and one thread is the
+        # count that a busy machine slows least.
+        self.candidates = sorted(set(candidates or (1, cores)))
         self.apply = apply
         self.trials = trials
         self.recheck_seconds = recheck_seconds
