@@ -1,6 +1,10 @@
-"""The package layout is the data flow: no module imports from a later stage."""
+"""The package layout is the data flow: no module imports from a later stage; one module
+names the workspace's files; the web app never loads plotting."""
 
 import ast
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import disentangle
@@ -9,7 +13,7 @@ STAGES = {
     "errors": 0, "io": 0, "metrics": 0, "threads": 0, "workspace": 0,
     "corpus": 1, "embed": 2, "sae": 3, "codes": 4,
     "interpret": 5, "families": 5, "search": 5,  # siblings: none imports another
-    "pipeline": 6, "analysis": 7, "demo": 8, "cli": 9, "app": 9,
+    "stages": 6, "api": 7, "demo": 7, "cli": 8, "app": 8,
 }
 
 
@@ -41,3 +45,37 @@ def test_every_module_belongs_to_a_stage_and_imports_only_earlier_ones():
             if later or sibling:
                 violations.append(f"{path.relative_to(root)} imports {other}")
     assert not violations, violations
+
+
+ARTIFACT_NAME = re.compile(r"^[\w-]+\.(parquet|safetensors|npy|pt|graphml)$")
+NAMED_ELSEWHERE = {"demo.py"}
+"""The shared data set's own files, not workspace artifacts."""
+
+
+def test_only_the_workspace_names_artifact_files():
+    root = Path(disentangle.__file__).parent
+    spelled = []
+    for path in root.rglob("*.py"):
+        relative = path.relative_to(root).as_posix()
+        if relative == "workspace.py" or relative in NAMED_ELSEWHERE:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) \
+                    and ARTIFACT_NAME.match(node.value):
+                spelled.append(f"{relative}: {node.value}")
+    assert not spelled, spelled
+
+
+def test_the_web_app_and_the_python_api_load_no_plotting():
+    code = ("import sys, disentangle.app.server, disentangle.api; "
+            "print(any(m.startswith('matplotlib') for m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "False"
+
+
+def test_the_python_api_exports_what_it_lists():
+    from disentangle import api
+
+    assert all(getattr(api, name) is not None for name in api.__all__)
+    assert callable(api.embed) and callable(api.interpret) and callable(api.codes)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -23,6 +22,7 @@ from scipy import sparse
 from disentangle.io import load_npy, read_json, save_npy, write_json
 from disentangle.sae.model import TopKSAE
 from disentangle.threads import torch_threads_for
+from disentangle.workspace import SAEFolder
 
 ENCODE_BATCH = 4096
 
@@ -52,13 +52,14 @@ class SparseCodes:
             shape=(len(self), self.n_features),
         )
 
-    def save(self, directory: Path) -> None:
-        save_npy(directory / "indices.npy", np.ascontiguousarray(self.indices, dtype=np.int32))
-        save_npy(directory / "values.npy", np.ascontiguousarray(self.values, dtype=np.float32))
-        write_json(directory / "codes.json", {"n_features": self.n_features,
-                                              "documents": len(self),
-                                              "width": int(self.indices.shape[1]),
-                                              "mean_active": self.mean_active()})
+    def save(self, folder: SAEFolder) -> None:
+        """Write the codes into an SAE's folder (the metadata last: it marks them whole)."""
+        save_npy(folder.codes_indices_path, np.ascontiguousarray(self.indices, dtype=np.int32))
+        save_npy(folder.codes_values_path, np.ascontiguousarray(self.values, dtype=np.float32))
+        write_json(folder.codes_meta_path, {"n_features": self.n_features,
+                                            "documents": len(self),
+                                            "width": int(self.indices.shape[1]),
+                                            "mean_active": self.mean_active()})
 
     def mean_active(self) -> float:
         """Mean number of active features per document: ``k`` for top-k codes unless some
@@ -66,9 +67,10 @@ class SparseCodes:
         return float((np.asarray(self.values) > 0).sum(axis=1).mean()) if len(self) else 0.0
 
     @classmethod
-    def load(cls, directory: Path) -> SparseCodes:
-        meta = read_json(directory / "codes.json")
-        return cls(load_npy(directory / "indices.npy"), load_npy(directory / "values.npy"),
+    def load(cls, folder: SAEFolder) -> SparseCodes:
+        """Memory-mapped codes of an SAE's folder."""
+        meta = read_json(folder.codes_meta_path)
+        return cls(load_npy(folder.codes_indices_path), load_npy(folder.codes_values_path),
                    int(meta["n_features"]))
 
 

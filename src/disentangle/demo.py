@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from disentangle.corpus import CorpusFilter, LoadReport, load_corpus
+from disentangle.embed.specs import Precomputed
 from disentangle.errors import DisentangleError
 
 OLD_CORPUS = "arxiv-astro-cs-2007-2017/arxiv_oai_astro_cs_2007-2017.jsonl.gz"
@@ -61,7 +62,7 @@ def shipped_embeddings(data_dir: Path | None = None) -> Path:
     return find_data_dir(data_dir) / PRECOMPUTED / "embeddings.npy"
 
 
-def load_demo_corpus(data: DemoData) -> tuple[LoadReport, list[str], dict | None]:
+def load_demo_corpus(data: DemoData) -> tuple[LoadReport, list[str], Precomputed | None]:
     """The demo corpus, the paths it came from, and the precomputed-embedding spec if used."""
     if data.corpus is not None:
         filters = CorpusFilter(sample=data.size, seed=data.seed) if data.size else CorpusFilter()
@@ -76,8 +77,7 @@ def load_demo_corpus(data: DemoData) -> tuple[LoadReport, list[str], dict | None
         reports.append(load_corpus(data.data_dir / NEW_CORPUS, filters=CorpusFilter(
             categories=("cs.LG", "stat.ML"), sample=data.modern, seed=data.seed)))
         sources.append(str(data.data_dir / NEW_CORPUS))
-    spec = {"kind": "precomputed", "vectors_path": str(vectors_dir / "embeddings.npy"),
-            "ids_path": str(vectors_dir / "ids.txt"), "model": "all-MiniLM-L6-v2"}
+    spec = Precomputed(shipped_embeddings(data.data_dir), vectors_dir / "ids.txt")
     return merge_reports(reports), sources, spec
 
 

@@ -7,8 +7,14 @@ Layout (all writes atomic; see :mod:`disentangle.io`)::
       corpus.parquet           the documents (id, title, abstract, categories, year, ...)
       embeddings.npy           float32 [documents, d], row i = corpus row i (memory-mapped)
       cache/<embedder-key>/    content-addressed embedding cache (resumable embedding)
-      saes/<name>/             one trained SAE: model.safetensors, config.json, metrics.json
-      saes/<name>/codes/       its sparse codes of the corpus + feature_stats.parquet
+      indexes/<kind>.faiss     approximate search indexes (+ .json: what they were built from)
+      saes/<name>/             one SAE: every file is named by :class:`SAEFolder`
+      sweeps/, compare/        sweep results and cross-SAE comparisons
+
+This module owns every artifact's file name: other modules ask a :class:`Workspace` or a
+:class:`SAEFolder` for a path or a reader and never spell a file name themselves. The readers
+return plain tables, arrays and dicts; the stage that gives them meaning (codes, labels,
+families) wraps them, so this module stays at the bottom of the flow.
 
 The manifest is what makes stages safe to re-run: each record carries the hash of its input
 (corpus hash, embedder identity), so a stage can tell "already done", "interrupted" and
@@ -19,6 +25,7 @@ This module knows paths and records only; it imports no later stage.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +33,7 @@ import numpy as np
 import pyarrow as pa
 
 from disentangle.errors import DisentangleError
-from disentangle.io import load_npy, read_json, read_parquet, write_json
+from disentangle.io import load_npy, read_json, read_parquet, write_json, write_parquet
 
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -89,19 +96,39 @@ class Workspace:
             raise DisentangleError(f"invalid SAE name {name!r}; use letters, digits, - and _")
         return self.saes_root / name
 
-    def codes_dir(self, name: str) -> Path:
-        return self.sae_dir(name) / "codes"
+    def sae_folder(self, name: str) -> SAEFolder:
+        """The folder of SAE ``name``, trained or not (training writes into it)."""
+        return SAEFolder(self.sae_dir(name))
+
+    def sae(self, name: str | None = None) -> SAEFolder:
+        """The folder of a trained SAE: ``name``, else the most recent (see ``resolve_sae``)."""
+        return self.sae_folder(self.resolve_sae(name))
 
     def index_path(self, kind: str) -> Path:
         """Where the approximate (``hnsw``/``ivf``) search index of the embeddings lives."""
         return self.root / "indexes" / f"{kind}.faiss"
 
+    def index_record_path(self, kind: str) -> Path:
+        """The embeddings record an index was built from: it is stale when they differ."""
+        return self.index_path(kind).with_suffix(".json")
+
+    @property
+    def sweeps_dir(self) -> Path:
+        return self.root / "sweeps"
+
+    @property
+    def scaling_path(self) -> Path:
+        """The scaling-law fit of the latest sweep."""
+        return self.sweeps_dir / "scaling.json"
+
+    def compare_dir(self, names: list[str]) -> Path:
+        return self.root / "compare" / "+".join(names)
+
     def sae_names(self) -> list[str]:
         """Names of the SAEs whose training finished (they have a model file)."""
         if not self.saes_root.exists():
             return []
-        return sorted(p.name for p in self.saes_root.iterdir()
-                      if (p / "model.safetensors").exists())
+        return sorted(p.name for p in self.saes_root.iterdir() if SAEFolder(p).is_trained)
 
     def resolve_sae(self, name: str | None) -> str:
         """``name`` if given and trained; else the only/most recent SAE; else a clear error."""
@@ -115,7 +142,7 @@ class Workspace:
         if not names:
             raise DisentangleError(f"no trained SAE in {self.root}; run `disentangle train "
                                    f"--workspace {self.root}` first")
-        return max(names, key=lambda n: (self.sae_dir(n) / "model.safetensors").stat().st_mtime)
+        return max(names, key=lambda n: self.sae_folder(n).weights_path.stat().st_mtime)
 
     # -- manifest ------------------------------------------------------------------------
     def manifest(self) -> dict[str, Any]:
@@ -150,6 +177,12 @@ class Workspace:
             write_json(self.manifest_path, manifest)
 
     # -- data ----------------------------------------------------------------------------
+    def store_corpus(self, table: pa.Table, info: dict[str, Any]) -> None:
+        """Write the corpus, then the record that vouches for it."""
+        write_parquet(self.corpus_path, table)
+        self.record("corpus", info)
+        self._corpus = None
+
     def corpus(self) -> pa.Table:
         """The corpus table (read once, then cached)."""
         self.require("corpus", "ingest")
@@ -171,6 +204,189 @@ class Workspace:
 
     def embedder_identity(self) -> dict[str, Any]:
         return self.require("embeddings", "embed")["identity"]
+
+    def require_codes(self, name: str) -> dict[str, Any]:
+        """The record of SAE ``name``'s codes, refusing codes of an earlier corpus."""
+        record = self.require(f"codes/{name}", f"encode --sae {name}")
+        if record["corpus_hash"] != self.corpus_hash():
+            raise DisentangleError(f"the codes of {name} belong to an earlier corpus; run "
+                                   f"`disentangle encode --workspace {self.root} --sae {name}`")
+        return record
+
+
+@dataclass(frozen=True)
+class BatchStore:
+    """The finished batches of a resumable run, one table per batch, kept per run key (a hash
+    of the settings) so runs with other settings never mix."""
+
+    directory: Path
+
+    def path(self, run_key: str, first: int) -> Path:
+        return self.directory / run_key / f"batch-{first:06d}.parquet"
+
+    def batches(self, run_key: str) -> list[Path]:
+        return sorted((self.directory / run_key).glob("batch-*.parquet"))
+
+
+class SAEFolder:
+    """Every file of one SAE's folder (``saes/<name>/``): its paths, and readers that say
+    which command makes a missing file.
+
+    Layout::
+
+        model.safetensors, config.json, metrics.json, state.pt    training (sae/checkpoint.py)
+        codes/indices.npy, values.npy, codes.json                  encode
+        codes/feature_stats.parquet                                encode
+        features.parquet (+ .json), interpret/                     interpret
+        families.parquet (+ .json, .graphml), families-scoring/    families build
+        trends/, eval/                                             trends, eval
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.name = root.name
+
+    def __repr__(self) -> str:
+        return f"SAEFolder({str(self.root)!r})"
+
+    # -- training ----------------------------------------------------------------------------
+    @property
+    def config_path(self) -> Path:
+        return self.root / "config.json"
+
+    @property
+    def state_path(self) -> Path:
+        return self.root / "state.pt"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.root / "metrics.json"
+
+    @property
+    def weights_path(self) -> Path:
+        return self.root / "model.safetensors"
+
+    @property
+    def is_trained(self) -> bool:
+        """The weights are written last, so their presence marks a finished run."""
+        return self.weights_path.exists()
+
+    # -- codes -------------------------------------------------------------------------------
+    @property
+    def codes_dir(self) -> Path:
+        return self.root / "codes"
+
+    @property
+    def codes_indices_path(self) -> Path:
+        return self.codes_dir / "indices.npy"
+
+    @property
+    def codes_values_path(self) -> Path:
+        return self.codes_dir / "values.npy"
+
+    @property
+    def codes_meta_path(self) -> Path:
+        return self.codes_dir / "codes.json"
+
+    @property
+    def feature_stats_path(self) -> Path:
+        return self.codes_dir / "feature_stats.parquet"
+
+    def feature_stats(self, columns: list[str] | None = None) -> pa.Table:
+        """Per-feature density, activations and top rows, sorted by feature id."""
+        return self._table(self.feature_stats_path, "feature statistics", "encode",
+                           columns).sort_by("feature")
+
+    # -- interpretation ----------------------------------------------------------------------
+    @property
+    def features_path(self) -> Path:
+        return self.root / "features.parquet"
+
+    @property
+    def features_json_path(self) -> Path:
+        return self.root / "features.json"
+
+    @property
+    def interpret_dir(self) -> Path:
+        return self.root / "interpret"
+
+    @property
+    def interpret_batches(self) -> BatchStore:
+        """Finished batches of interpretation runs (what a resumed run skips)."""
+        return BatchStore(self.interpret_dir / "partial")
+
+    @property
+    def interpret_summary_path(self) -> Path:
+        return self.interpret_dir / "summary.json"
+
+    @property
+    def scores_plot_path(self) -> Path:
+        return self.interpret_dir / "scores.png"
+
+    @property
+    def has_features(self) -> bool:
+        return self.features_path.exists()
+
+    def features(self, columns: list[str] | None = None) -> pa.Table:
+        """The labelled, scored features written by ``interpret``."""
+        return self._table(self.features_path, "feature labels", "interpret", columns)
+
+    def labels(self) -> dict[int, str] | None:
+        """Feature id → label, or None before ``interpret`` has run."""
+        if not self.has_features:
+            return None
+        table = self.features(["feature", "label"])
+        return dict(zip(table.column("feature").to_pylist(), table.column("label").to_pylist(),
+                        strict=True))
+
+    # -- families, trends, evaluations -------------------------------------------------------
+    @property
+    def families_path(self) -> Path:
+        return self.root / "families.parquet"
+
+    @property
+    def families_json_path(self) -> Path:
+        return self.root / "families.json"
+
+    @property
+    def families_graphml_path(self) -> Path:
+        return self.root / "families.graphml"
+
+    @property
+    def family_scoring_batches(self) -> BatchStore:
+        """Finished batches of family-label scoring (resumable like interpretation)."""
+        return BatchStore(self.root / "families-scoring" / "partial")
+
+    @property
+    def has_families(self) -> bool:
+        return self.families_path.exists()
+
+    def families(self) -> pa.Table:
+        """The families written by ``families build``."""
+        return self._table(self.families_path, "families", "families build")
+
+    def trend_paths(self, stem: str) -> tuple[Path, Path, Path]:
+        """(table, long prevalence table, figure) of one trends analysis."""
+        base = self.root / "trends" / stem
+        return (base.with_suffix(".parquet"), base.parent / f"{stem}-prevalence.parquet",
+                base.with_suffix(".png"))
+
+    def eval_paths(self, stem: str) -> tuple[Path, Path]:
+        """(table, summary) of one evaluation run."""
+        base = self.root / "eval" / stem
+        return base.with_suffix(".parquet"), base.with_suffix(".json")
+
+    def eval_report_path(self, stem: str) -> Path:
+        """The markdown report that sums up several evaluation runs."""
+        return self.root / "eval" / f"{stem}.md"
+
+    def _table(self, path: Path, what: str, command: str,
+               columns: list[str] | None = None) -> pa.Table:
+        if not path.exists():
+            raise DisentangleError(f"SAE {self.name} has no {what} yet; run `disentangle "
+                                   f"{command} --workspace {self.root.parent.parent} "
+                                   f"--sae {self.name}`")
+        return read_parquet(path, columns=columns)
 
 
 def _now() -> str:

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pytest
 from fastapi.testclient import TestClient
 
-from disentangle import pipeline
+from disentangle import stages
 from disentangle.app import create_app
 from disentangle.cli.main import main
 from disentangle.families import Family, families_table
@@ -50,12 +50,12 @@ def enrich(ws: Path) -> dict:
     assert main(["train", "-w", str(ws), "--n", "64", "--k", "4", "--epochs", "2",
                  "--batch-size", "16", "--name", "wide"]) == 0
     workspace = Workspace.open(ws)
-    codes = pipeline.codes_of(workspace, "tiny")
+    codes = stages.codes(workspace, "tiny")
     counts = np.bincount(codes.indices[codes.values > 0].ravel(), minlength=32)
     order = [int(f) for f in np.argsort(-counts, kind="stable")]
     labels = {f: f"theme {f}" for f in range(32)}
     labels[order[0]] = "exoplanet transits"
-    write_parquet(workspace.sae_dir("tiny") / "features.parquet", pa.table({
+    write_parquet(workspace.sae_folder("tiny").features_path, pa.table({
         "feature": pa.array(range(32), pa.int32()),
         "label": [labels[f] for f in range(32)],
         "pearson": pa.array(np.linspace(0.1, 0.9, 32)),
@@ -66,7 +66,7 @@ def enrich(ws: Path) -> dict:
                    depth=0, iteration=0, density=0.5, label="planets and stars")
     inner = Family(id=1, parent=order[1], children=order[4:7], direct_children=order[4:7],
                    depth=1, iteration=0, density=0.3, label=None)
-    write_parquet(workspace.sae_dir("tiny") / "families.parquet", families_table([outer, inner]))
+    write_parquet(workspace.sae_folder("tiny").families_path, families_table([outer, inner]))
     return {"order": order, "labels": labels}
 
 

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from disentangle.app import create_app
-from disentangle.app.service import MAX_EDITS, MAX_K, MAX_QUERY_CHARS
+from disentangle.search.request import MAX_EDITS, MAX_K, MAX_QUERY_CHARS
 
 from .conftest import snapshot
 

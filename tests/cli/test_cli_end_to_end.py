@@ -5,8 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from disentangle import pipeline
+from disentangle import stages
 from disentangle.cli.main import main
+from disentangle.embed.specs import Precomputed
 from disentangle.errors import DisentangleError
 from disentangle.io import read_parquet
 from disentangle.workspace import Workspace
@@ -53,10 +54,10 @@ def test_pipeline_outputs_on_disk(built):
     assert workspace.corpus().num_rows == 72  # the malformed line was skipped
     assert workspace.stage("corpus")["skipped_bad"] == 1
     assert workspace.embeddings().shape == (72, 384)
-    codes = pipeline.codes_of(workspace, "tiny")
+    codes = stages.codes(workspace, "tiny")
     assert codes.indices.shape == (72, 4)
-    assert (workspace.codes_dir("tiny") / "feature_stats.parquet").exists()
-    assert (workspace.sae_dir("tiny") / "model.safetensors").exists()
+    assert (workspace.sae_folder("tiny").feature_stats_path).exists()
+    assert (workspace.sae_folder("tiny").weights_path).exists()
 
 
 def test_search_returns_topical_hits(built, capsys):
@@ -86,16 +87,16 @@ def test_approximate_index_is_built_once_and_agrees_with_exact(built, capsys, mo
     assert saved.exists() and saved.with_suffix(".json").exists()
 
     builds = []
-    build = pipeline.FaissIndex.build
-    monkeypatch.setattr(pipeline.FaissIndex, "build",
+    build = stages.search.FaissIndex.build
+    monkeypatch.setattr(stages.search.FaissIndex, "build",
                         lambda *args, **kwargs: builds.append(1) or build(*args, **kwargs))
-    assert pipeline.ann_index(workspace, "hnsw").index.ntotal == 72
+    assert stages.ann_index(workspace, "hnsw").index.ntotal == 72
     assert builds == []  # loaded, not rebuilt
     # Embeddings recorded anew (as after `disentangle embed` on a changed corpus): rebuilt.
     workspace.record("embeddings", {**workspace.stage("embeddings"), "test_rerun": True})
-    pipeline.ann_index(workspace, "hnsw")
+    stages.ann_index(workspace, "hnsw")
     assert builds == [1]
-    assert pipeline.ann_index(workspace, "hnsw").index.ntotal == 72 and builds == [1]
+    assert stages.ann_index(workspace, "hnsw").index.ntotal == 72 and builds == [1]
 
 
 def test_rerun_skips_finished_stages(built, capsys):
@@ -124,10 +125,9 @@ def test_other_embedder_refused(built, tmp_path):
     np.save(vectors, np.eye(72, 8, dtype=np.float32))
     ids = tmp_path / "ids.txt"
     ids.write_text("\n".join(Workspace.open(ws).corpus().column("id").to_pylist()))
-    spec = {"kind": "precomputed", "vectors_path": str(vectors), "ids_path": str(ids),
-            "model": "toy-model", "normalized": False}
+    spec = Precomputed(vectors, ids, model="toy-model", normalized=False)
     with pytest.raises(DisentangleError, match="--replace"):
-        pipeline.embed(Workspace.open(ws), spec)
+        stages.embed(Workspace.open(ws), spec)
 
 
 def test_sweep_trains_the_grid_and_fits_scaling_laws(built, capsys):
@@ -139,9 +139,9 @@ def test_sweep_trains_the_grid_and_fits_scaling_laws(built, capsys):
     assert {"sweep-n16-k2", "sweep-n32-k4"} <= set(workspace.sae_names())
     scaling = json.loads((ws / "sweeps" / "scaling.json").read_text())
     assert scaling, "the scaling fit is written"
-    before = (workspace.sae_dir("sweep-n16-k2") / "model.safetensors").stat().st_mtime_ns
+    before = (workspace.sae_folder("sweep-n16-k2").weights_path).stat().st_mtime_ns
     assert main(args) == 0  # finished members are skipped, not retrained
-    after = (workspace.sae_dir("sweep-n16-k2") / "model.safetensors").stat().st_mtime_ns
+    after = (workspace.sae_folder("sweep-n16-k2").weights_path).stat().st_mtime_ns
     assert before == after
 
 
@@ -151,12 +151,12 @@ def test_batchtopk_trains_encodes_and_explains_with_padded_codes(built, capsys):
                  "--batch-size", "16", "--lr", "3e-3", "--arch", "batchtopk"]) == 0
     assert main(["encode", "-w", str(ws), "--sae", "n32-k4-batchtopk"]) == 0
     workspace = Workspace.open(ws)
-    codes = pipeline.codes_of(workspace, "n32-k4-batchtopk")
+    codes = stages.codes(workspace, "n32-k4-batchtopk")
     assert codes.indices.shape == (72, 16)  # c = min(n, 4k) slots, padded with zeros
     active = codes.values > 0
     assert np.all(active[:, :-1] | ~active[:, 1:])  # the padding comes after the active slots
     assert active.sum(axis=1).min() < active.sum(axis=1).max()
-    stats = read_parquet(workspace.codes_dir("n32-k4-batchtopk") / "feature_stats.parquet")
+    stats = read_parquet(workspace.sae_folder("n32-k4-batchtopk").feature_stats_path)
     assert sum(stats.column("density").to_pylist()) * 72 == pytest.approx(active.sum())
     capsys.readouterr()
     assert main(["search", "exoplanet transit orbit", "-w", str(ws), "--sae",

@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from disentangle import pipeline
+from disentangle import stages
 from disentangle.cli.main import main
 from disentangle.codes import feature_stats
 from disentangle.corpus import corpus_hash
@@ -54,17 +54,17 @@ def make_workspace(root, *, codes_for: list[str], labels: bool = True) -> Worksp
                              "corpus_hash": ws.corpus_hash(), "spec": {"kind": "toy"}})
     for name, n, seed in (("n16", 16, 0), ("n32", 32, 0), ("n32b", 32, 1), ("n48", 48, 0),
                           ("n64", 64, 0)):
-        pipeline.train(ws, SAEConfig(d=8, n=n, k=4),
-                       TrainConfig(epochs=1, batch_size=512, seed=seed), name=name)
+        stages.train(ws, SAEConfig(d=8, n=n, k=4),
+                     TrainConfig(epochs=1, batch_size=512, seed=seed), name=name)
     for name in codes_for:
-        codes.save(ws.codes_dir(name))
-        write_parquet(ws.codes_dir(name) / "feature_stats.parquet", feature_stats(codes))
+        codes.save(ws.sae_folder(name))
+        write_parquet(ws.sae_folder(name).feature_stats_path, feature_stats(codes))
         ws.record(f"codes/{name}", {"corpus_hash": ws.corpus_hash(), "model_hash": "-"})
     if labels:
         names = {p: f"topic{p} broad" for p in PLANTED} | {
             c: f"topic{p} detail{c}" for p, cs in PLANTED.items() for c in cs}
         density = feature_stats(codes).column("density").to_numpy()
-        write_parquet(ws.sae_dir("n48") / "features.parquet", pa.table({
+        write_parquet(ws.sae_folder("n48").features_path, pa.table({
             "feature": pa.array(range(N_FEATURES), pa.int32()),
             "label": [names.get(f, f"noise{f}") for f in range(N_FEATURES)],
             "density": density,
@@ -80,15 +80,15 @@ def labelled(tmp_path_factory):
 
 
 def test_build_writes_the_planted_families(labelled):
-    table = read_parquet(labelled.sae_dir("n48") / "families.parquet")
+    table = read_parquet(labelled.sae_folder("n48").families_path)
     found = {row["parent"]: set(row["children"]) for row in table.to_pylist()}
     expected = {p: set(cs) - {UNCLEAN} for p, cs in PLANTED.items()}
     assert found == expected
     assert sorted(table.column("label").to_pylist()) == ["topic0", "topic1", "topic2"]
-    meta = json.loads((labelled.sae_dir("n48") / "families.json").read_text())
+    meta = json.loads((labelled.sae_folder("n48").families_json_path).read_text())
     assert meta["candidates"] == N_FEATURES - 1
     assert meta["families"][0]["children_labels"][0].startswith("topic")
-    assert (labelled.sae_dir("n48") / "families.graphml").read_text().count("<node ") == 47
+    assert (labelled.sae_folder("n48").families_graphml_path).read_text().count("<node ") == 47
 
 
 def test_list_and_show(labelled, capsys):
@@ -96,7 +96,7 @@ def test_list_and_show(labelled, capsys):
     assert main(["families", "list", "-w", str(labelled.root), "--sae", "n48"]) == 0
     out = capsys.readouterr().err
     assert out.index("topic2") < min(out.index("topic1"), out.index("topic0"))  # largest first
-    family = read_parquet(labelled.sae_dir("n48") / "families.parquet").to_pylist()[0]
+    family = read_parquet(labelled.sae_folder("n48").families_path).to_pylist()[0]
     assert main(["families", "show", str(family["family"]), "-w", str(labelled.root),
                  "--sae", "n48"]) == 0
     out = capsys.readouterr().err
@@ -113,7 +113,7 @@ def test_trends_by_year_and_category(labelled, capsys):
     assert out.startswith("rising features")
     first = next(line.strip() for line in out.splitlines() if line.strip().startswith("#"))
     assert first.startswith(f"#{RISING} noise{RISING}")
-    assert (labelled.sae_dir("n48") / "trends" / "features-by-year.png").exists()
+    assert (labelled.sae_folder("n48").trend_paths("features-by-year")[2]).exists()
     assert main(["trends", "-w", str(labelled.root), "--sae", "n48", "--families"]) == 0
     assert main(["trends", "-w", str(labelled.root), "--sae", "n48", "--by", "category"]) == 0
     cs_line = next(line for line in capsys.readouterr().err.splitlines()
@@ -127,7 +127,7 @@ def test_unlabelled_build_says_why(tmp_path, capsys):
     assert main(["families", "build", "-w", str(ws.root), "--sae", "n48"]) == 0
     err = " ".join(capsys.readouterr().err.split())
     assert "no interpretation" in err and "disentangle interpret" in err
-    table = read_parquet(ws.sae_dir("n48") / "families.parquet")
+    table = read_parquet(ws.sae_folder("n48").families_path)
     assert {row["parent"] for row in table.to_pylist()} == set(PLANTED)
     assert table.column("pearson").null_count == table.num_rows
 

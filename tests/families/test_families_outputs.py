@@ -13,12 +13,14 @@ from disentangle.families import (
     label_families,
     label_family,
     maximum_spanning_tree,
+    split_chain,
+    write_tree_graphml,
+)
+from disentangle.families.plots import (
     plot_category_prevalence,
     plot_match_histograms,
     plot_split_tree,
     plot_trends,
-    split_chain,
-    write_tree_graphml,
 )
 from disentangle.io import read_parquet, write_parquet
 

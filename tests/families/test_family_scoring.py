@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from disentangle.analysis.family_scoring import score_families, union_codes
 from disentangle.families import Family, family_activations
 from disentangle.interpret import Prediction
+from disentangle.stages.family_scoring import score_families, union_codes
+from disentangle.workspace import BatchStore
 
 
 class WordPredictor:
@@ -46,7 +47,7 @@ def test_scores_are_high_for_the_right_label_only(planted, tmp_path):
                 for i, (p, cs) in enumerate(hierarchy.items())]
     families[2].label = "topic0"  # a wrong label must score badly
     scores = score_families(texts, codes, np.eye(len(codes), 4, dtype=np.float32), families,
-                            WordPredictor(texts), tmp_path)
+                            WordPredictor(texts), BatchStore(tmp_path))
     assert np.allclose(scores["pearson"][:2], 1.0) and np.allclose(scores["f1"][:2], 1.0)
     assert scores["pearson"][2] < 0.5
     density = [np.mean([bool(m & set(r[v > 0])) for r, v in zip(codes.indices, codes.values,

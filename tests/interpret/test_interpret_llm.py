@@ -23,6 +23,7 @@ from disentangle.interpret import (
     interpret_features,
 )
 from disentangle.interpret.llm import parse_label, parse_scores
+from disentangle.workspace import BatchStore
 
 CONFIG = InterpretConfig(
     examples=ExampleConfig(min_label_chars=100, score_top=4, score_active=5, score_random=5,
@@ -107,8 +108,8 @@ def client(url: str, cache, **overrides) -> ChatClient:
 
 def run(corpus: Corpus, chat: ChatClient, out_dir, features=(0, 1)):
     return interpret_features(corpus.texts, corpus.codes, corpus.embeddings,
-                              LLMBackend(corpus.texts, chat), out_dir, features=list(features),
-                              config=CONFIG)
+                              LLMBackend(corpus.texts, chat), BatchStore(out_dir),
+                              features=list(features), config=CONFIG)
 
 
 def test_prompts_show_labelling_examples_only(corpus: Corpus, server, tmp_path) -> None:

@@ -21,6 +21,7 @@ from disentangle.interpret import (
 )
 from disentangle.interpret.backend import Label
 from disentangle.interpret.phrases import document_phrases
+from disentangle.workspace import BatchStore
 
 CONFIG = InterpretConfig(examples=ExampleConfig(min_label_chars=100), batch_size=8)
 
@@ -32,8 +33,8 @@ def corpus() -> Corpus:
 
 def run(corpus: Corpus, codes: SparseCodes, out_dir, features=None):
     backend = OfflineBackend(corpus.texts, corpus.embeddings, corpus.sae, corpus.embedder)
-    return interpret_features(corpus.texts, codes, corpus.embeddings, backend, out_dir,
-                              features=features, config=CONFIG)
+    return interpret_features(corpus.texts, codes, corpus.embeddings, backend,
+                              BatchStore(out_dir), features=features, config=CONFIG)
 
 
 def test_labelling_and_scoring_sets_are_disjoint(corpus: Corpus) -> None:
@@ -84,8 +85,8 @@ def test_resume_skips_done_features_and_outputs_render(corpus: Corpus, tmp_path)
     seen: list[int] = []
     original = counting.label
     counting.label = lambda batch: seen.extend(e.feature for e in batch) or original(batch)
-    table = interpret_features(corpus.texts, corpus.codes, corpus.embeddings, counting, tmp_path,
-                               config=CONFIG)
+    table = interpret_features(corpus.texts, corpus.codes, corpus.embeddings, counting,
+                               BatchStore(tmp_path), config=CONFIG)
     assert seen == list(range(8, 16))
     assert table.num_rows == 16
     assert table.slice(0, 8).column("label").to_pylist() == first.column("label").to_pylist()

@@ -17,16 +17,17 @@ from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from disentangle.app.service import (
+from disentangle.app.service import AppService
+from disentangle.errors import DisentangleError
+from disentangle.search.request import (
     MAX_CATEGORIES,
     MAX_EDITS,
     MAX_FAMILY_EDITS,
     MAX_K,
     MAX_QUERY_CHARS,
-    AppService,
     SearchRequest,
 )
-from disentangle.errors import DisentangleError
+from disentangle.search.steer import MODES
 
 STATIC = Path(str(resources.files("disentangle.app") / "static"))
 PAGES = ("/", "/families", "/map")
@@ -70,7 +71,7 @@ def build_app(service: AppService) -> FastAPI:
                                         description="Category prefixes.")] = [],  # noqa: B006
         require: Annotated[list[str], Query(max_length=MAX_EDITS)] = [],  # noqa: B006
         exclude: Annotated[list[str], Query(max_length=MAX_EDITS)] = [],  # noqa: B006
-        mode: Annotated[str, Query(pattern="^(residual|reconstruction|clamp)$")] = "residual",
+        mode: Annotated[str, Query(pattern=f"^({'|'.join(MODES)})$")] = MODES[0],
     ) -> dict[str, Any]:
         request = SearchRequest(q, k, tuple(e), tuple(fe), year or None,
                                 tuple(c for c in cat if c.strip()), tuple(require),

@@ -10,9 +10,7 @@ answer says so instead of failing.
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -20,93 +18,35 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from disentangle import pipeline
-from disentangle.errors import DisentangleError
+from disentangle import stages
+from disentangle.embed.memo import MemoizedEmbedder
 from disentangle.families import Family
-from disentangle.families.matching import best_match, splits, unit_rows
-from disentangle.io import read_parquet
-from disentangle.search import Edit, Filters, Searcher, parse_edit
+from disentangle.families.matching import unit_rows
+from disentangle.families.neighbours import (
+    cooccurring_features,
+    decoder_neighbours,
+    families_by_overlap,
+    nest_families,
+    split_map,
+    top_family_of,
+)
+from disentangle.search import Searcher
+from disentangle.search.request import (
+    MAX_EDIT_VALUE,
+    MAX_EDITS,
+    MAX_FAMILY_EDITS,
+    MAX_K,
+    MAX_QUERY_CHARS,
+    SearchRequest,
+    parse_target,
+)
 from disentangle.search.steer import MODES
 from disentangle.workspace import Workspace
 
-MAX_QUERY_CHARS = 1000
-MAX_K = 100
-MAX_EDITS = 32
-MAX_FAMILY_EDITS = 8
-MAX_EDIT_VALUE = 20.0
-MAX_CATEGORIES = 10
 SNIPPET_CHARS = 320
-QUERY_CACHE_SIZE = 256
 FAMILY_SLIDERS = 6
 HISTOGRAM_BINS = 24
 NEIGHBOURS = 8
-
-
-class CachedEmbedder:
-    """Memoises query embeddings: moving a slider re-runs the same query text, and embedding
-    it again is the largest cost of a steered search."""
-
-    def __init__(self, embedder: Any, size: int = QUERY_CACHE_SIZE) -> None:
-        self.embedder = embedder
-        self.size = size
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-
-    def embed(self, texts: list[str]) -> np.ndarray:
-        missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
-        if missing:
-            for text, vector in zip(missing, self.embedder.embed(missing), strict=True):
-                self._cache[text] = np.asarray(vector, np.float32)
-        for text in texts:
-            self._cache.move_to_end(text)
-        while len(self._cache) > self.size:
-            self._cache.popitem(last=False)
-        return np.stack([self._cache[t] for t in texts])
-
-
-@dataclass(frozen=True)
-class SearchRequest:
-    """A steered search as the URL spells it (``e``/``fe`` use ``parse_edit`` syntax)."""
-
-    query: str
-    k: int = 10
-    edits: tuple[str, ...] = ()
-    family_edits: tuple[str, ...] = ()
-    years: str | None = None
-    categories: tuple[str, ...] = ()
-    require: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-    mode: str = "residual"
-
-    def validate(self) -> None:
-        """Bounds a client could exceed, as one clear message each (the API answers 422)."""
-        if not self.query.strip() or len(self.query) > MAX_QUERY_CHARS:
-            raise DisentangleError(f"the query must have 1 to {MAX_QUERY_CHARS} characters")
-        if not 1 <= self.k <= MAX_K:
-            raise DisentangleError(f"k must be between 1 and {MAX_K}, got {self.k}")
-        if len(self.edits) > MAX_EDITS:
-            raise DisentangleError(f"at most {MAX_EDITS} feature edits, got {len(self.edits)}")
-        if len(self.family_edits) > MAX_FAMILY_EDITS:
-            raise DisentangleError(
-                f"at most {MAX_FAMILY_EDITS} family edits, got {len(self.family_edits)}")
-        if len(self.categories) > MAX_CATEGORIES:
-            raise DisentangleError(f"at most {MAX_CATEGORIES} categories")
-        if self.mode not in MODES:
-            raise DisentangleError(f"unknown mode {self.mode!r}; use {', '.join(MODES)}")
-
-    def parsed_edits(self) -> list[Edit]:
-        edits = [parse_edit(t) for t in self.edits]
-        edits += [parse_edit(t, family=True) for t in self.family_edits]
-        for edit in edits:
-            if not math.isfinite(edit.value) or abs(edit.value) > MAX_EDIT_VALUE:
-                raise DisentangleError(f"edit value {edit.value} for {edit.target!r} is out of "
-                                       f"range; use values within ±{MAX_EDIT_VALUE:g}")
-        return edits
-
-    def filters(self) -> Filters | None:
-        filters = Filters.from_cli(years=self.years, categories=self.categories,
-                                   require=[_target(t) for t in self.require],
-                                   exclude=[_target(t) for t in self.exclude])
-        return None if filters.empty else filters
 
 
 class AppService:
@@ -126,21 +66,18 @@ class AppService:
         for family in families:
             for member in family.members:
                 self._family_of.setdefault(member, []).append(family.id)
-        self.family_parent = _nest(families)
+        self.family_parent = nest_families(families)
 
     @classmethod
     def open(cls, root: str | Path, sae: str | None = None) -> AppService:
         """Load a workspace read-only; labels, families and larger SAEs when they exist."""
         workspace = Workspace.open(root)
-        name = workspace.resolve_sae(sae)
-        directory = workspace.sae_dir(name)
-        families = pipeline.workspace_families(workspace, name)
-        searcher = pipeline.searcher(workspace, name,
-                                     CachedEmbedder(pipeline.query_embedder(workspace)))
-        model = searcher.sae
-        features = directory / "features.parquet"
-        scores = read_parquet(features) if features.exists() else None
-        return cls(searcher, name, scores, families, _larger_saes(workspace, name, model))
+        folder = workspace.sae(sae)
+        searcher = stages.searcher(workspace, folder.name,
+                                   MemoizedEmbedder(stages.query_embedder(workspace)))
+        scores = folder.features() if folder.has_features else None
+        return cls(searcher, folder.name, scores, stages.families(workspace, folder.name),
+                   stages.wider_saes(workspace, folder.name))
 
     def warm(self) -> None:
         """Compute the per-feature titles and the map now, so no request pays for them."""
@@ -219,13 +156,10 @@ class AppService:
                         family_edits: Sequence[str]) -> list[dict[str, Any]]:
         """Families that hold the query's features (strongest overlap first) and any family
         already edited, so a shared URL shows its family sliders again."""
-        weight: dict[int, float] = {}
-        for feature, value in original.items():
-            for family in self._family_of.get(feature, ()):
-                weight[family] = weight.get(family, 0.0) + value
-        chosen = sorted(weight, key=lambda f: (-weight[f], f))[:FAMILY_SLIDERS]
+        weight = families_by_overlap(original, self._family_of, FAMILY_SLIDERS)
+        chosen = list(weight)
         for text in family_edits:
-            target = _target(text.rpartition(":")[0])
+            target = parse_target(text.rpartition(":")[0])
             family = target if isinstance(target, int) else None
             if family in self.families and family not in chosen:
                 chosen.append(family)
@@ -256,18 +190,16 @@ class AppService:
         """Everything the feature page shows, in one answer."""
         self.check_feature(feature)
         index = self.searcher.features
-        lo, hi = index.matrix.indptr[feature], index.matrix.indptr[feature + 1]
-        values = index.matrix.data[lo:hi]
-        counts, edges = np.histogram(values, bins=HISTOGRAM_BINS,
-                                     range=(0.0, float(values.max()) if len(values) else 1.0))
+        active = len(index.rows(feature))
+        counts, edges = index.histogram(feature, HISTOGRAM_BINS)
         return {
             **self.name(feature),
             "scores": self.scores.get(feature, {}),
-            "active_documents": int(hi - lo),
+            "active_documents": active,
             "mean_activation": float(index.mean_activation[feature]),
             "max_activation": float(index.max_activation[feature]),
             "histogram": {"counts": counts.tolist(), "edges": edges.tolist(),
-                          "inactive": int(index.n_documents - (hi - lo))},
+                          "inactive": int(index.n_documents - active)},
             "top_documents": self._top_documents(feature, top),
             "similar": self._similar(feature),
             "cooccurring": self._cooccurring(feature),
@@ -279,9 +211,7 @@ class AppService:
     def _top_documents(self, feature: int, top: int) -> list[dict[str, Any]]:
         index = self.searcher.features
         rows = index.top_rows(feature, top)
-        lo, hi = index.matrix.indptr[feature], index.matrix.indptr[feature + 1]
-        activation = dict(zip(index.matrix.indices[lo:hi].tolist(),
-                              index.matrix.data[lo:hi].tolist(), strict=True))
+        activation = dict(zip(*(a.tolist() for a in index.activations(feature)), strict=True))
         corpus = self.searcher.corpus
         columns = [c for c in ("id", "title", "year", "categories", "abstract")
                    if c in corpus.column_names]
@@ -293,33 +223,16 @@ class AppService:
                 for row, r in zip(rows.tolist(), records, strict=True)]
 
     def _similar(self, feature: int) -> dict[str, list[dict[str, Any]]]:
-        """Nearest and farthest features by decoder cosine: what the feature writes into the
-        embedding, independent of which documents happen to activate it."""
-        cosine = self.decoder @ self.decoder[feature]
-        cosine[feature] = np.nan
-        order = np.argsort(-np.nan_to_num(cosine, nan=-np.inf))
-        least = np.argsort(np.nan_to_num(cosine, nan=np.inf))
-        return {"nearest": [{**self.name(int(f)), "cosine": float(cosine[f])}
-                            for f in order[:NEIGHBOURS]],
-                "farthest": [{**self.name(int(f)), "cosine": float(cosine[f])}
-                             for f in least[:5]]}
+        nearest, farthest = decoder_neighbours(self.decoder, feature, NEIGHBOURS)
+        return {"nearest": [{**self.name(f), "cosine": c} for f, c in nearest],
+                "farthest": [{**self.name(f), "cosine": c} for f, c in farthest]}
 
     def _cooccurring(self, feature: int) -> list[dict[str, Any]]:
-        """Features most often active in the same documents, ranked by the cosine of their
-        activity vectors so that merely dense features do not top every list."""
         index = self.searcher.features
-        rows = index.rows(feature)
-        if len(rows) == 0:
-            return []
-        codes = self.searcher.codes
-        others = codes.indices[rows][codes.values[rows] > 0]
-        counts = np.bincount(others, minlength=self.n_features).astype(np.float64)
-        counts[feature] = 0
-        active = index.density * index.n_documents
-        score = counts / np.sqrt(np.maximum(active, 1) * len(rows))
-        best = [int(f) for f in np.argsort(-score, kind="stable")[:NEIGHBOURS] if counts[f] > 0]
-        return [{**self.name(f), "together": int(counts[f]), "cosine": float(score[f])}
-                for f in best]
+        found = cooccurring_features(self.searcher.codes, index.rows(feature), index.density,
+                                     feature, NEIGHBOURS)
+        return [{**self.name(f), "together": together, "cosine": cosine}
+                for f, together, cosine in found]
 
     def _children(self, feature: int) -> list[dict[str, Any]]:
         """Direct children of the feature in the family it is the parent of, if any."""
@@ -331,11 +244,8 @@ class AppService:
     @cached_property
     def _split_maps(self) -> dict[str, tuple[list[list[int]], np.ndarray]]:
         """Per larger SAE: this SAE's feature → the larger SAE's features that best match it."""
-        maps = {}
-        for name, (decoder, _) in self.larger.items():
-            match, cosine = best_match(decoder, self.decoder)
-            maps[name] = (splits(match, self.n_features), cosine)
-        return maps
+        return {name: split_map(decoder, self.decoder)
+                for name, (decoder, _) in self.larger.items()}
 
     def _splits(self, feature: int) -> list[dict[str, Any]]:
         out = []
@@ -379,13 +289,7 @@ class AppService:
         centred = self.decoder - self.decoder.mean(axis=0)
         _, _, vt = np.linalg.svd(centred, full_matrices=False)
         xy = centred @ vt[:2].T
-        root = {}
-        for family in self.family_parent:
-            top = family
-            while self.family_parent.get(top) is not None:
-                top = self.family_parent[top]
-            for member in self.families[family].members:
-                root.setdefault(member, top)
+        root = top_family_of(list(self.families.values()), self.family_parent)
         labels = [self.label(f) or (self.hints[f][0] if self.hints[f] else None)
                   for f in range(self.n_features)]
         return {"x": np.round(xy[:, 0], 5).tolist(), "y": np.round(xy[:, 1], 5).tolist(),
@@ -396,10 +300,6 @@ class AppService:
 
     def map(self) -> dict[str, Any]:
         return self._map
-
-
-def _target(text: str) -> int | str:
-    return int(text) if text.strip().isdigit() else text.strip()
 
 
 def _snippet(text: str) -> str:
@@ -425,34 +325,3 @@ def _scores_by_feature(table: pa.Table | None) -> dict[int, dict[str, Any]]:
 def _plain(value: Any) -> Any:
     """NaN is not JSON; show it as missing."""
     return None if isinstance(value, float) and not math.isfinite(value) else value
-
-
-def _nest(families: Sequence[Family]) -> dict[int, int | None]:
-    """Each family's smallest strictly larger family (same iteration) containing its parent
-    feature: the tree the families page browses."""
-    members = {f.id: set(f.children) for f in families}
-    parent: dict[int, int | None] = {}
-    for family in families:
-        holders = [other for other in families
-                   if other.id != family.id and other.iteration == family.iteration
-                   and other.size > family.size and family.parent in members[other.id]]
-        parent[family.id] = min(holders, key=lambda o: (o.size, o.id)).id if holders else None
-    return parent
-
-
-def _larger_saes(workspace: Workspace, name: str,
-                 model: Any) -> dict[str, tuple[np.ndarray, dict[int, str]]]:
-    """Unit decoders (and labels) of the workspace's wider SAEs on the same embeddings, to
-    show how a feature splits as the dictionary grows."""
-    larger = {}
-    for other in workspace.sae_names():
-        if other == name:
-            continue
-        try:
-            _, sae, _ = pipeline.load_workspace_sae(workspace, other)
-        except DisentangleError:
-            continue  # trained on another embedder: its features are not comparable
-        if sae.config.n > model.config.n:
-            decoder = unit_rows(sae.W_dec.detach().cpu().float().numpy())
-            larger[other] = (decoder, pipeline.feature_labels(workspace, other) or {})
-    return larger

@@ -11,9 +11,8 @@ import pyarrow as pa
 import typer
 from rich.table import Table
 
-from disentangle import pipeline
-from disentangle.analysis import families
-from disentangle.cli.pipeline_commands import print_training_summary, run_training
+from disentangle import stages
+from disentangle.cli.build_commands import print_training_summary, run_training
 from disentangle.cli.progress import console, progress_bar
 from disentangle.cli.search_commands import print_search
 from disentangle.demo import (
@@ -25,7 +24,6 @@ from disentangle.demo import (
     load_demo_corpus,
 )
 from disentangle.interpret import format_summary
-from disentangle.io import read_parquet
 from disentangle.sae.model import SAEConfig
 from disentangle.sae.trainer import TrainConfig
 from disentangle.workspace import Workspace
@@ -54,44 +52,45 @@ def demo(
     console.rule("[bold]1. corpus")
     report, sources, precomputed_spec = load_demo_corpus(data)
     ws = Workspace.create(workspace)
-    info = pipeline.ingest(ws, report, sources)
+    stored = stages.ingest(ws, report, sources)
     groups = ", ".join(f"{name} {count:,}" for name, count in
                        category_counts(ws.corpus()).items() if count)
-    console.print(f"{info['documents']:,} abstracts ({groups})")
+    console.print(f"{stored.documents:,} abstracts ({groups})")
 
     console.rule("[bold]2. embeddings")
     with progress_bar("embedding") as update:
-        embedded = pipeline.embed(ws, precomputed_spec or {"kind": "minilm"}, on_progress=update)
-    if embedded.get("skipped"):
+        embedded = stages.embed(ws, precomputed_spec, on_progress=update)
+    if embedded.unchanged:
         console.print("embeddings up to date (cached)")
     else:
-        rate = embedded.get("docs_per_second")
-        console.print(f"{embedded['seeded_from_precomputed']:,} precomputed, "
-                      f"{embedded['embedded_now']:,} embedded now"
+        rate = embedded.docs_per_second
+        console.print(f"{embedded.seeded_from_precomputed:,} precomputed, "
+                      f"{embedded.embedded_now:,} embedded now"
                       + (f" at {rate} abstracts/s" if rate else "")
-                      + f" with {embedded['identity']['model']}")
+                      + f" with {embedded.model}")
 
     console.rule("[bold]3. sparse autoencoder")
     sae_config = SAEConfig(d=ws.embeddings().shape[1], n=n, k=k)
-    name, result = run_training(ws, sae_config, TrainConfig(epochs=epochs, lr=lr), None)
-    print_training_summary(name, result.history[-1:])
+    trained = run_training(ws, sae_config, TrainConfig(epochs=epochs, lr=lr), None)
+    name = trained.name
+    print_training_summary(name, trained.history[-1:])
 
     console.rule("[bold]4. sparse codes")
     with progress_bar("encoding") as update:
-        name, _ = pipeline.encode(ws, name, on_progress=update)
-    stats = read_parquet(ws.codes_dir(name) / "feature_stats.parquet")
+        stages.encode(ws, name, on_progress=update)
+    stats = ws.sae_folder(name).feature_stats()
 
     console.rule("[bold]5. feature labels (offline)")
     with progress_bar("interpreting", unit="features") as update:
-        _, features, summary = pipeline.interpret(ws, name, on_progress=update)
-    console.print(format_summary(summary))
-    print_example_features(ws, stats, features)
+        labelled = stages.interpret(ws, name, on_progress=update)
+    console.print(format_summary(labelled.summary))
+    print_example_features(ws, stats, labelled.table)
 
     console.rule("[bold]6. feature families")
     print_example_families(ws, name)
 
     console.rule("[bold]7. search")
-    search = pipeline.searcher(ws, name)
+    search = stages.searcher(ws, name)
     for query in EXAMPLE_QUERIES:
         print_search(search.search(query, k=5), query)
     console.rule()
@@ -127,13 +126,13 @@ def print_example_features(ws: Workspace, stats: pa.Table, features: pa.Table) -
 
 def print_example_families(ws: Workspace, name: str, count: int = 5) -> None:
     """Build families (co-occurrence tree) and show the largest with their children."""
-    report = families.build(ws, name)
+    report = stages.build_families(ws, name)
     table = report.table
     console.print(f"{table.num_rows} families from {report.candidates} clean features; "
                   f"the {count} largest (parent → some direct children):")
     order = np.argsort(-np.asarray(table.column("size").to_pylist()), kind="stable")[:count]
     for family_id in table.column("family").take(pa.array(order)).to_pylist():
-        view = families.describe(ws, family_id, name, top=0)
+        view = stages.describe(ws, family_id, name, top=0)
         children = [label for _, label, _, direct in view.children if direct][:5]
         console.print(f"  [bold]{view.row['label']}[/] ({view.row['size']} features): "
                       f"{view.parent_label} → {'; '.join(children)}", highlight=False)

@@ -6,11 +6,9 @@ from typing import Annotated
 
 import typer
 
-from disentangle import pipeline
+from disentangle import stages
 from disentangle.cli.options import DEFAULT_WORKSPACE, SaeOption, WorkspaceOption, split_list
 from disentangle.cli.progress import console
-from disentangle.io import write_json, write_parquet, write_text
-from disentangle.search import evaluate_steering, load_query_set, summary_markdown
 from disentangle.workspace import Workspace
 
 eval_app = typer.Typer(help="Evaluate what the workspace's SAE lets users do.",
@@ -27,25 +25,13 @@ def steering(
     mode: Annotated[str, typer.Option(help="residual, reconstruction or clamp.")] = "residual",
 ) -> None:
     """Raise/lower features vs rewriting the query text; arXiv categories as ground truth."""
-    ws = Workspace.open(workspace)
-    name = ws.resolve_sae(sae)
-    searcher = pipeline.searcher(ws, name)
-    out = ws.sae_dir(name) / "eval"
-    summaries = []
-    for set_name in split_list(sets):
-        query_set = load_query_set(set_name)
-        table, summary = evaluate_steering(searcher, query_set, mode=mode)
-        stem = f"steering-{query_set.name.removesuffix('.json').replace('/', '_')}-{mode}"
-        write_parquet(out / f"{stem}.parquet", table)
-        write_json(out / f"{stem}.json", summary)
-        summaries.append(summary)
-        console.print(f"{set_name}: raised feature {summary['raised_feature']} "
+    report = stages.evaluate_steering_sets(Workspace.open(workspace), sae, split_list(sets), mode)
+    for summary in report.summaries:
+        console.print(f"{summary['set']}: raised feature {summary['raised_feature']} "
                       f"(“{summary['raised_label']}”), target category "
                       f"{summary['target_category']}")
-    report = summary_markdown(summaries)
-    write_text(out / f"steering-{mode}.md", report + "\n")
-    print(report)
-    console.print(f"per-query rows and summaries in {out}")
+    print(report.markdown)
+    console.print(f"per-query rows and summaries in {report.paths[-1].parent}")
 
 
 def register(app: typer.Typer) -> None:

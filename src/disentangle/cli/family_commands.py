@@ -10,9 +10,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from disentangle.analysis import compare as comparison
-from disentangle.analysis import families as family_store
-from disentangle.analysis import trends as trend_analysis
+from disentangle import stages
 from disentangle.cli.options import DEFAULT_WORKSPACE, SaeOption, WorkspaceOption, top_rows
 from disentangle.cli.progress import console, progress_bar
 from disentangle.corpus import parse_year_range
@@ -56,12 +54,12 @@ def build(
                 bar = stack.enter_context(progress_bar("scoring families", unit="families"))
             bar(done, total)
 
-        report = family_store.build(ws, sae, threshold=threshold, iterations=iterations,
+        report = stages.build_families(ws, sae, threshold=threshold, iterations=iterations,
                                     variant=variant, all_features=all_features,  # type: ignore[arg-type]
                                     score=score, on_progress=update)
     for note in report.notes:
         console.print(f"[yellow]note:[/] {note}")
-    stats = family_store.summary(report.table)
+    stats = stages.families_summary(report.table)
     pearson = stats["mean_pearson"]
     console.print(
         f"{report.name}: {stats['families']} families from {report.candidates} features; "
@@ -83,7 +81,7 @@ def list_families(
     limit: Annotated[int, typer.Option(help="Rows to show.")] = 30,
 ) -> None:
     """List families with their size, depth and scores."""
-    name, table = family_store.load(Workspace.open(workspace), sae)
+    name, table = stages.load_families(Workspace.open(workspace), sae)
     total = table.num_rows
     table = top_rows(table, sort, FAMILY_SORTS, limit, ascending_column="family")
     shown = Table(title=f"{name}: {total} families, sorted by {sort}",
@@ -111,7 +109,7 @@ def show_family(
     sae: SaeOption = None,
 ) -> None:
     """One family: its parent, its children with densities, its top documents."""
-    view = family_store.describe(Workspace.open(workspace), family, sae)
+    view = stages.describe(Workspace.open(workspace), family, sae)
     row = view.row
     lines = [f"family {row['family']}: {row['label']}",
              f"  parent #{row['parent']} {view.parent_label} (density {row['density']:.4f}); "
@@ -132,7 +130,7 @@ def compare(
         help="Best-match cosine at which a feature counts as persisting.")] = PERSIST_COSINE,
 ) -> None:
     """Match features across SAE sizes (splits, chains) and across seeds (stability)."""
-    result = comparison.compare(Workspace.open(workspace), saes, threshold)
+    result = stages.compare(Workspace.open(workspace), saes, threshold)
     for pair in result.pairs:
         console.print(
             f"{pair['small']} → {pair['large']}: mean best-match cosine {pair['mean']:.3f} "
@@ -181,7 +179,7 @@ def trends(
     top: Annotated[int, typer.Option(help="Columns to report per list.")] = 10,
 ) -> None:
     """Prevalence of features (or families) by year or arXiv category."""
-    report = trend_analysis.trends(Workspace.open(workspace), sae, by=by,  # type: ignore[arg-type]
+    report = stages.trends(Workspace.open(workspace), sae, by=by,  # type: ignore[arg-type]
                                    use_families=families,
                                    years=parse_year_range(years) if years else None, top=top)
     unit = report.unit

@@ -9,7 +9,7 @@ import pyarrow as pa
 import typer
 from rich.table import Table
 
-from disentangle import pipeline
+from disentangle import stages
 from disentangle.cli.options import DEFAULT_WORKSPACE, SaeOption, WorkspaceOption, top_rows
 from disentangle.cli.progress import console, progress_bar
 from disentangle.errors import DisentangleError
@@ -52,11 +52,12 @@ def interpret(
     ws = Workspace.open(workspace)
     chosen = parse_feature_ranges(features) if features else None
     with progress_bar("interpreting", unit="features") as update:
-        name, _, summary = pipeline.interpret(ws, sae, backend=backend, features=chosen,
-                                              llm_config=llm_config, on_progress=update)
-    console.print(format_summary(summary))
-    console.print(f"features table: {ws.sae_dir(name) / 'features.parquet'} (+ .json); "
-                  f"score histogram: {ws.sae_dir(name) / 'interpret' / 'scores.png'}")
+        done = stages.interpret(ws, sae, backend=backend, features=chosen,
+                                llm_config=llm_config, on_progress=update)
+    folder = ws.sae_folder(done.name)
+    console.print(format_summary(done.summary))
+    console.print(f"features table: {folder.features_path} (+ .json); "
+                  f"score histogram: {folder.scores_plot_path}")
 
 
 features_app = typer.Typer(help="Browse labelled features.", no_args_is_help=True)
@@ -84,7 +85,8 @@ def list_features(
     limit: Annotated[int, typer.Option(help="Rows to show.")] = 50,
 ) -> None:
     """List labelled features with their scores."""
-    name, table = pipeline.features_table(Workspace.open(workspace), sae)
+    folder = Workspace.open(workspace).sae(sae)
+    name, table = folder.name, folder.features()
     if clean:
         table = table.filter(table.column("clean"))
     _print_features(top_rows(table, sort, SORTABLE, limit, ascending_column="feature"),
@@ -100,8 +102,7 @@ def show_feature(
 ) -> None:
     """One feature: label, scores, and its top abstracts."""
     ws = Workspace.open(workspace)
-    _, table = pipeline.features_table(ws, sae)
-    row = feature_row(table, feature)
+    row = feature_row(ws.sae(sae).features(), feature)
     titles = ws.corpus().column("title").take(pa.array(row["top_rows"], pa.int64())).to_pylist()
     console.print(format_feature(row, titles[:10]), highlight=False, markup=False)
 
@@ -114,12 +115,12 @@ def find(
     limit: Annotated[int, typer.Option(help="Rows to show.")] = 20,
 ) -> None:
     """Find features whose label matches the text (substring, then fuzzy)."""
-    name, table = pipeline.features_table(Workspace.open(workspace), sae)
-    found = find_features(table, text, limit=limit)
+    folder = Workspace.open(workspace).sae(sae)
+    found = find_features(folder.features(), text, limit=limit)
     if not found.num_rows:
         raise DisentangleError(f"no feature label matches {text!r}; try another word or "
                                "`disentangle features list --sort pearson`")
-    _print_features(found, f"{name}: features matching “{text}”")
+    _print_features(found, f"{folder.name}: features matching “{text}”")
 
 
 def register(app: typer.Typer) -> None:

@@ -14,11 +14,11 @@ from rich.console import Console
 from rich.text import Text
 
 from disentangle.cli import (
+    build_commands,
     demo_command,
     eval_commands,
     family_commands,
     interpret_commands,
-    pipeline_commands,
     search_commands,
     serve_command,
     sweep_commands,
@@ -32,7 +32,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-pipeline_commands.register(app)
+build_commands.register(app)
 search_commands.register(app)
 demo_command.register(app)
 interpret_commands.register(app)

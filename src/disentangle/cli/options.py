@@ -13,6 +13,10 @@ import typer
 from disentangle.errors import DisentangleError
 from disentangle.sae.model import ARCHITECTURES
 from disentangle.sae.sweep import parse_sizes
+from disentangle.sae.trainer import TrainConfig
+
+TRAIN = TrainConfig()
+"""The training defaults every command shows: read from the config, never re-typed."""
 
 DEFAULT_WORKSPACE = Path(os.environ.get("DISENTANGLE_WORKSPACE", "ws"))
 
@@ -24,6 +28,18 @@ SaeOption = Annotated[
 ]
 ArchOption = Annotated[str, typer.Option(
     "--arch", help=f"SAE architecture: {', '.join(ARCHITECTURES)} (topk is the paper's).")]
+EpochsOption = Annotated[int, typer.Option(help="Passes over the training split.")]
+BatchSizeOption = Annotated[int, typer.Option(help="Batch size.")]
+LrOption = Annotated[float, typer.Option(help="Adam learning rate.")]
+SeedOption = Annotated[int, typer.Option(help="Random seed (training is deterministic on CPU).")]
+ValFractionOption = Annotated[float, typer.Option(help="Held-out validation fraction.")]
+GradClipOption = Annotated[float, typer.Option(help="Gradient-norm clip.")]
+AuxKOption = Annotated[int | None, typer.Option(
+    help="Latents the AuxK loss may use on dead latents (default 2k).")]
+AuxCoefOption = Annotated[float, typer.Option(help="Weight of the AuxK loss (0: off).")]
+DeadStepsOption = Annotated[int | None, typer.Option(
+    help="Steps without firing after which a latent counts as dead (default: one epoch).")]
+DeviceOption = Annotated[str, typer.Option(help="cpu or cuda.")]
 PrefixesOption = Annotated[str | None, typer.Option(
     help="matryoshka: nested dictionary sizes, e.g. '192,768,3072' or '1d,4d' (n is always "
          "the last; default n/16,n/4,n).")]

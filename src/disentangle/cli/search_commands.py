@@ -8,29 +8,25 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from disentangle import pipeline
+from disentangle import stages
 from disentangle.cli.options import DEFAULT_WORKSPACE, SaeOption, WorkspaceOption, split_list
 from disentangle.cli.progress import console
 from disentangle.errors import DisentangleError
 from disentangle.search import Edit, Filters, SearchResult, down, up
+from disentangle.search.request import parse_target
 from disentangle.workspace import Workspace
 
 MAX_QUERY_CHARS = 2000
 MAX_K = 1000
 
 
-def _target(text: str) -> int | str:
-    """A feature named by number stays a number; anything else is a label to resolve."""
-    return int(text) if text.strip().isdigit() else text
-
-
 def collect_edits(raise_: list[str], lower: list[str], family_up: list[str],
                   family_down: list[str], strength: float) -> list[Edit]:
     """CLI edit flags → edits, in the order a user reads them."""
-    return ([up(_target(t), strength) for t in raise_]
-            + [down(_target(t)) for t in lower]
-            + [up(_target(t), strength, family=True) for t in family_up]
-            + [down(_target(t), family=True) for t in family_down])
+    return ([up(parse_target(t), strength) for t in raise_]
+            + [down(parse_target(t)) for t in lower]
+            + [up(parse_target(t), strength, family=True) for t in family_up]
+            + [down(parse_target(t), family=True) for t in family_down])
 
 
 def search(
@@ -69,10 +65,10 @@ def search(
         raise DisentangleError(f"the query must have 1 to {MAX_QUERY_CHARS} characters")
     if not 1 <= k <= MAX_K:
         raise DisentangleError(f"-k must be between 1 and {MAX_K}, got {k}")
-    searcher = pipeline.searcher(Workspace.open(workspace), sae, index=index)
+    searcher = stages.searcher(Workspace.open(workspace), sae, index=index)
     filters = Filters.from_cli(years=years, categories=split_list(categories),
-                               require=[_target(t) for t in require],
-                               exclude=[_target(t) for t in exclude])
+                               require=[parse_target(t) for t in require],
+                               exclude=[parse_target(t) for t in exclude])
     result = searcher.search(query, collect_edits(raise_, lower, family_up, family_down,
                                                   strength),
                              k=k, filters=None if filters.empty else filters, mode=mode)

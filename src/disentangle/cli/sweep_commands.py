@@ -7,18 +7,27 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from disentangle import pipeline
+from disentangle import stages
 from disentangle.cli.options import (
     DEFAULT_WORKSPACE,
+    TRAIN,
     ArchOption,
+    AuxCoefOption,
+    AuxKOption,
+    BatchSizeOption,
+    DeadStepsOption,
+    DeviceOption,
+    EpochsOption,
+    GradClipOption,
     PrefixesOption,
+    SeedOption,
+    ValFractionOption,
     WorkspaceOption,
     parse_prefixes,
 )
 from disentangle.cli.progress import console, progress_bar
-from disentangle.io import write_json
-from disentangle.sae import plots, scaling
-from disentangle.sae.sweep import parse_sizes, plan, run_sweep, summary
+from disentangle.sae.scaling import GAO_PARAMS
+from disentangle.sae.sweep import parse_sizes, plan
 from disentangle.sae.trainer import TrainConfig
 from disentangle.workspace import Workspace
 
@@ -28,16 +37,22 @@ def sweep(
     n: Annotated[str, typer.Option(
         help="Dictionary sizes: integers or multiples of d, e.g. '2d,4d,6d'.")] = "2d,4d,6d",
     k: Annotated[str, typer.Option(help="Active features per document.")] = "16,32,64,128",
-    epochs: Annotated[int, typer.Option(help="Passes over the training split.")] = 10,
-    batch_size: Annotated[int, typer.Option(help="Batch size (shared by all members).")] = 1024,
-    lr: Annotated[float, typer.Option(help="Adam learning rate (the base, if scaled).")] = 1e-4,
+    epochs: EpochsOption = TRAIN.epochs,
+    batch_size: BatchSizeOption = TRAIN.batch_size,
+    lr: Annotated[float, typer.Option(
+        help="Adam learning rate (the base, if scaled).")] = TRAIN.lr,
     scale_lr: Annotated[bool, typer.Option(
         help="Scale the learning rate as lr/sqrt(n/2^14) per member.")] = False,
     patience: Annotated[int | None, typer.Option(
-        help="Stop a member after this many epochs without validation improvement.")] = None,
-    seed: Annotated[int, typer.Option(help="Random seed (shared by all members).")] = 0,
-    val_fraction: Annotated[float, typer.Option(help="Held-out validation fraction.")] = 0.05,
-    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+        help="Stop a member after this many epochs without validation improvement.")
+    ] = TRAIN.patience,
+    seed: SeedOption = TRAIN.seed,
+    val_fraction: ValFractionOption = TRAIN.val_fraction,
+    grad_clip: GradClipOption = TRAIN.grad_clip,
+    aux_k: AuxKOption = TRAIN.aux_k,
+    aux_coef: AuxCoefOption = TRAIN.aux_coef,
+    dead_steps: DeadStepsOption = TRAIN.dead_steps,
+    device: DeviceOption = TRAIN.device,
     arch: ArchOption = "topk",
     prefixes: PrefixesOption = None,
 ) -> None:
@@ -49,7 +64,8 @@ def sweep(
     embeddings = ws.embeddings()
     d = embeddings.shape[1]
     base = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-                       val_fraction=val_fraction, patience=patience, device=device)
+                       val_fraction=val_fraction, patience=patience, grad_clip=grad_clip,
+                       aux_k=aux_k, aux_coef=aux_coef, dead_steps=dead_steps, device=device)
     members = plan(d, parse_sizes(n, d), [int(v) for v in parse_sizes(k, d)], base,
                    scale_lr=scale_lr, architecture=arch,
                    prefixes=parse_prefixes(prefixes, d))
@@ -62,16 +78,10 @@ def sweep(
             steps[event["run"]], totals[event["run"]] = event["step"], event["steps_total"]
             update(sum(steps.values()), sum(totals.values()))
 
-        results = run_sweep(embeddings, members, ws.sae_dir, pipeline.provenance(ws),
-                            on_progress)
-    rows = summary(results)
-    fit = scaling.fit_all(rows)
-    out_dir = ws.root / "sweeps"
-    write_json(out_dir / "scaling.json", fit)
-    figures = plots.all_figures(fit, {r.out_dir.name: r.history for r in results}, out_dir)
-    print_results(rows, fit)
-    console.print(f"fits: {out_dir / 'scaling.json'}; figures: "
-                  + ", ".join(str(p) for p in figures))
+        done = stages.sweep(ws, members, on_progress)
+    print_results(done.rows, done.fit)
+    console.print(f"fits: {done.paths[0]}; figures: "
+                  + ", ".join(str(p) for p in done.paths[1:]))
 
 
 def _pm(param: dict[str, Any]) -> str:
@@ -102,7 +112,7 @@ def print_results(rows: list[dict[str, Any]], fit: dict[str, Any]) -> None:
         laws.add_row("Gao et al.", f"not fitted: {gao['error']}", "", "")
     else:
         laws.add_row("Gao et al.", ", ".join(f"{name}={_pm(gao[name])}"
-                                             for name in scaling.GAO_PARAMS),
+                                             for name in GAO_PARAMS),
                      f"{gao['r2_log']:.3f}", f"{gao['rmse_log']:.4f}")
     console.print(laws)
 

@@ -8,12 +8,12 @@ shipped vectors first; ``make_embedder(spec)`` rebuilds the embedder a workspace
 ``query_embedder_for`` gives a live embedder for queries in the same space.
 """
 
+from disentangle.embed.batching import embed_texts, seed_cache_from_precomputed
 from disentangle.embed.cache import EmbeddingCache, text_hash
 from disentangle.embed.factory import make_embedder, query_embedder_for
 from disentangle.embed.identity import Embedder, EmbedderIdentity
 from disentangle.embed.minilm import MiniLMEmbedder
 from disentangle.embed.openai_compat import OpenAICompatibleEmbedder
-from disentangle.embed.pipeline import embed_texts, seed_cache_from_precomputed
 from disentangle.embed.precomputed import PrecomputedEmbedder
 
 __all__ = [

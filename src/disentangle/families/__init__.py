@@ -1,4 +1,7 @@
-"""Feature families (co-occurrence trees), cross-SAE matching, stability and trends."""
+"""Feature families (co-occurrence trees), cross-SAE matching, stability and trends.
+
+Figures live in :mod:`disentangle.families.plots`, imported only where one is drawn, so
+that reading families (the web app does) never loads matplotlib."""
 
 from disentangle.families.activation import family_activations, family_membership
 from disentangle.families.cooccurrence import (
@@ -28,12 +31,6 @@ from disentangle.families.matching import (
     split_chain,
     splits,
 )
-from disentangle.families.plots import (
-    plot_category_prevalence,
-    plot_match_histograms,
-    plot_split_tree,
-    plot_trends,
-)
 from disentangle.families.stability import family_stability, feature_stability
 from disentangle.families.table import (
     SCORE_COLUMNS,
@@ -57,7 +54,6 @@ __all__ = [
     "families_from_table", "families_table", "family_activations", "family_membership",
     "family_stability", "feature_counts", "feature_stability", "find_roots", "hungarian_match",
     "jaccard", "label_families", "label_family", "maximum_spanning_tree", "normalised_weights",
-    "persistence", "plot_category_prevalence", "plot_match_histograms", "plot_split_tree",
-    "plot_trends", "prevalence", "restrict", "split_chain", "splits", "top_trends", "trends_table",
+    "persistence", "prevalence", "restrict", "split_chain", "splits", "top_trends", "trends_table",
     "write_tree_graphml", "year_groups",
 ]

@@ -1,13 +1,13 @@
-"""What a training run leaves in its directory, and how a trained SAE is loaded back safely.
+"""What a training run leaves in its folder, and how a trained SAE is loaded back safely.
 
-Layout of ``out_dir`` (every file written atomically):
+The files (named by :class:`~disentangle.workspace.SAEFolder`, each written atomically):
 
-- ``config.json``: SAE config, train config, provenance (embedder identity, corpus hash,
-  input normalisation) and the train/validation split recipe. Written before the first step,
-  so a second run into the same directory can be checked against it.
-- ``state.pt``: the full resumable state after the last finished epoch.
-- ``metrics.json``: per-epoch metrics history.
-- ``model.safetensors``: final weights; its presence marks the run as finished.
+- config: SAE config, train config, provenance (embedder identity, corpus hash, input
+  normalisation) and the train/validation split recipe. Written before the first step, so a
+  second run into the same folder can be checked against it.
+- state: the full resumable state after the last finished epoch.
+- metrics: per-epoch metrics history.
+- weights (safetensors): final weights; their presence marks the run as finished.
 """
 
 from __future__ import annotations
@@ -23,58 +23,54 @@ from disentangle.errors import DisentangleError
 from disentangle.io import atomic_path, read_json, write_json
 from disentangle.sae.model import SAEConfig, TopKSAE
 from disentangle.sae.variants import build_sae
-
-CONFIG = "config.json"
-STATE = "state.pt"
-METRICS = "metrics.json"
-WEIGHTS = "model.safetensors"
+from disentangle.workspace import SAEFolder
 
 
 def read_config(out_dir: Path) -> dict[str, Any] | None:
-    path = out_dir / CONFIG
+    path = SAEFolder(out_dir).config_path
     return read_json(path) if path.exists() else None
 
 
 def write_config(out_dir: Path, meta: dict[str, Any]) -> None:
-    write_json(out_dir / CONFIG, meta)
+    write_json(SAEFolder(out_dir).config_path, meta)
 
 
 def write_metrics(out_dir: Path, history: list[dict[str, Any]]) -> None:
-    write_json(out_dir / METRICS, {"history": history})
+    write_json(SAEFolder(out_dir).metrics_path, {"history": history})
 
 
 def save_state(out_dir: Path, state: dict[str, Any]) -> None:
-    with atomic_path(out_dir / STATE) as tmp:
+    with atomic_path(SAEFolder(out_dir).state_path) as tmp:
         torch.save(state, tmp)
 
 
 def load_state(out_dir: Path) -> dict[str, Any] | None:
-    path = out_dir / STATE
+    path = SAEFolder(out_dir).state_path
     return torch.load(path, map_location="cpu", weights_only=True) if path.exists() else None
 
 
 def save_weights(out_dir: Path, sae: TopKSAE) -> None:
-    with atomic_path(out_dir / WEIGHTS) as tmp:
+    with atomic_path(SAEFolder(out_dir).weights_path) as tmp:
         save_file({name: t.detach().cpu().contiguous() for name, t in sae.state_dict().items()},
                   os.fspath(tmp))
 
 
 def is_finished(out_dir: Path) -> bool:
-    return (out_dir / WEIGHTS).exists()
+    return SAEFolder(out_dir).is_trained
 
 
 def load_sae(directory: str | os.PathLike[str], device: str = "cpu") -> tuple[TopKSAE, dict]:
-    """The trained SAE (eval mode) and its ``config.json`` metadata, for ``check_compatible``.
+    """The trained SAE (eval mode) and its config metadata, for ``check_compatible``.
     A config without ``architecture`` (written before variants existed) is top-k."""
-    directory = Path(directory)
-    if not is_finished(directory) or read_config(directory) is None:
+    folder = SAEFolder(Path(directory))
+    meta = read_config(folder.root)
+    if not folder.is_trained or meta is None:
         raise DisentangleError(
-            f"{directory}: no finished SAE here (missing {WEIGHTS} or {CONFIG}); "
-            "train one first or point at the right directory"
+            f"{folder.root}: no finished SAE here (missing {folder.weights_path.name} or "
+            f"{folder.config_path.name}); train one first or point at the right directory"
         )
-    meta = read_config(directory)
     sae = build_sae(SAEConfig(**meta["sae"]))
-    sae.load_state_dict(load_file(os.fspath(directory / WEIGHTS)))
+    sae.load_state_dict(load_file(os.fspath(folder.weights_path)))
     return sae.to(device).eval(), meta
 
 

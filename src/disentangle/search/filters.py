@@ -91,6 +91,17 @@ class FeatureIndex:
         """Sorted rows where ``feature`` is active."""
         return self.matrix.indices[self.matrix.indptr[feature]:self.matrix.indptr[feature + 1]]
 
+    def activations(self, feature: int) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, activations) of the documents where ``feature`` is active, by row."""
+        lo, hi = self.matrix.indptr[feature], self.matrix.indptr[feature + 1]
+        return self.matrix.indices[lo:hi], self.matrix.data[lo:hi]
+
+    def histogram(self, feature: int, bins: int) -> tuple[np.ndarray, np.ndarray]:
+        """(counts, edges) of the feature's non-zero activations, from 0 to its maximum."""
+        _, values = self.activations(feature)
+        return np.histogram(values, bins=bins,
+                            range=(0.0, float(values.max()) if len(values) else 1.0))
+
     def top_rows(self, feature: int, count: int) -> np.ndarray:
         """The ``count`` rows with the largest activation of ``feature``, strongest first."""
         lo, hi = self.matrix.indptr[feature], self.matrix.indptr[feature + 1]

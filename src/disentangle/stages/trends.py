@@ -15,22 +15,19 @@ import numpy as np
 import pyarrow as pa
 from scipy import sparse
 
-from disentangle import pipeline
-from disentangle.analysis import families as family_store
-from disentangle.analysis.families import feature_labels
 from disentangle.errors import DisentangleError
 from disentangle.families import (
     category_groups,
     families_from_table,
     family_activations,
-    plot_category_prevalence,
-    plot_trends,
     prevalence,
     top_trends,
     trends_table,
     year_groups,
 )
 from disentangle.io import write_parquet
+from disentangle.stages.families import label_list
+from disentangle.stages.readers import codes as stored_codes
 from disentangle.workspace import Workspace
 
 By = Literal["year", "category"]
@@ -57,12 +54,11 @@ class TrendsReport:
 def _activity(workspace: Workspace, name: str, use_families: bool) -> tuple[
         sparse.csr_matrix, list[str]]:
     """Documents × columns activity and a label per column (features or families)."""
-    codes = pipeline.codes_of(workspace, name)
+    codes = stored_codes(workspace, name)
     if use_families:
-        _, table = family_store.load(workspace, name)
-        fams = families_from_table(table)
+        fams = families_from_table(workspace.sae_folder(name).families())
         return family_activations(codes, fams), [f.label or f"#{f.parent}" for f in fams]
-    labels = feature_labels(workspace, name, codes.n_features) or [
+    labels = label_list(workspace, name, codes.n_features) or [
         f"#{i}" for i in range(codes.n_features)]
     return codes.to_csr(), labels
 
@@ -91,14 +87,14 @@ def trends(
     activity = activity[np.flatnonzero(keep)]
     unit = "family" if use_families else "feature"
     report = TrendsReport(name, by, unit, int(keep.sum()))
-    out_dir = workspace.sae_dir(name) / "trends"
-    stem = f"{'families' if use_families else 'features'}-by-{by}"
+    paths = workspace.sae_folder(name).trend_paths(
+        f"{'families' if use_families else 'features'}-by-{by}")
     if by == "year":
-        _by_year(report, activity, year[keep].astype(int), labels, out_dir / stem, top)
+        _by_year(report, activity, year[keep].astype(int), labels, paths, top)
     elif by == "category":
         cats = corpus.column("categories").to_pylist()
         _by_category(report, activity, [cats[i] for i in np.flatnonzero(keep)], labels,
-                     out_dir / stem, top)
+                     paths, top)
     else:
         raise DisentangleError(f"cannot group by {by!r}; use year or category")
     return report
@@ -109,7 +105,10 @@ def _row(column: int, label: str, **values: float) -> dict[str, Any]:
 
 
 def _by_year(report: TrendsReport, activity: sparse.csr_matrix, years: np.ndarray,
-             labels: list[str], stem: Path, top: int) -> None:
+             labels: list[str], paths: tuple[Path, Path, Path], top: int) -> None:
+    from disentangle.families import plots  # matplotlib only where figures are drawn
+
+    table_path, prevalence_path, figure = paths
     table = trends_table(activity, years)
     table = table.append_column("label", pa.array(labels, pa.string()))
     values, groups = year_groups(years)
@@ -120,21 +119,19 @@ def _by_year(report: TrendsReport, activity: sparse.csr_matrix, years: np.ndarra
     for target, ids in ((report.rising, rising), (report.falling, falling)):
         target.extend(_row(c, labels[c], slope=float(slope[c]), mean_prevalence=float(mean[c]),
                            first=float(prev[0, c]), last=float(prev[-1, c])) for c in ids)
-    write_parquet(stem.with_suffix(".parquet"), table)
+    write_parquet(table_path, table)
     long = pa.table({"year": pa.array(np.repeat(values, prev.shape[1])),
                      "documents": pa.array(np.repeat(docs, prev.shape[1]).astype(np.int64)),
                      "column": pa.array(np.tile(np.arange(prev.shape[1]), len(values))),
                      "prevalence": pa.array(prev.ravel())})
-    write_parquet(stem.parent / f"{stem.name}-prevalence.parquet", long)
-    figure = stem.with_suffix(".png")
-    plot_trends(values, prev, {"fastest rising": rising[:5], "fastest falling": falling[:5]},
+    write_parquet(prevalence_path, long)
+    plots.plot_trends(values, prev, {"fastest rising": rising[:5], "fastest falling": falling[:5]},
                 figure, labels)
-    report.paths += [stem.with_suffix(".parquet"),
-                     stem.parent / f"{stem.name}-prevalence.parquet", figure]
+    report.paths += [table_path, prevalence_path, figure]
 
 
 def _by_category(report: TrendsReport, activity: sparse.csr_matrix, categories: list[list[str]],
-                 labels: list[str], stem: Path, top: int) -> None:
+                 labels: list[str], paths: tuple[Path, Path, Path], top: int) -> None:
     """Per category with enough documents, the columns most over-represented in it (lift =
     prevalence in the category / prevalence overall)."""
     names, groups = category_groups(categories)
@@ -156,7 +153,9 @@ def _by_category(report: TrendsReport, activity: sparse.csr_matrix, categories: 
         shown += [c for c in order[:2] if c not in shown]
         rows += [{"category": names[j], "documents": int(docs[j]), **row}
                  for row in report.categories[-1]["top"]]
-    write_parquet(stem.with_suffix(".parquet"), pa.Table.from_pylist(rows))
-    figure = stem.with_suffix(".png")
-    plot_category_prevalence(prev[big], [names[j] for j in big], shown, figure, labels)
-    report.paths += [stem.with_suffix(".parquet"), figure]
+    from disentangle.families import plots  # matplotlib only where figures are drawn
+
+    table_path, _, figure = paths
+    write_parquet(table_path, pa.Table.from_pylist(rows))
+    plots.plot_category_prevalence(prev[big], [names[j] for j in big], shown, figure, labels)
+    report.paths += [table_path, figure]

@@ -1,10 +1,10 @@
-"""Feature families of a workspace SAE: build them from its codes and labels, store, read back.
+"""The families stage: build an SAE's feature families from its codes and labels, store them
+beside the SAE, read them back.
 
-Outputs, beside the SAE (``<workspace>/saes/<name>/``):
-
-- ``families.parquet``: one row per family (members, depth, iteration, label, scores);
-- ``families.json``: the same rows with member labels, plus how the families were built;
-- ``families.graphml``: the first (full) density-directed tree, labelled, for Gephi.
+Outputs (paths named by :class:`~disentangle.workspace.SAEFolder`): a table with one row per
+family (members, depth, iteration, label, scores); the same rows as JSON with member labels
+and how the families were built; the first (full) density-directed tree, labelled, as
+GraphML for Gephi.
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ from typing import Any, Literal
 import numpy as np
 import pyarrow as pa
 
-from disentangle import pipeline
-from disentangle.analysis.family_scoring import score_families
 from disentangle.codes import SparseCodes
 from disentangle.errors import DisentangleError
 from disentangle.families import (
@@ -35,7 +33,10 @@ from disentangle.families import (
     write_tree_graphml,
 )
 from disentangle.interpret import OfflineBackend
-from disentangle.io import read_parquet, write_json, write_parquet
+from disentangle.io import write_json, write_parquet
+from disentangle.stages.family_scoring import score_families
+from disentangle.stages.readers import codes as stored_codes
+from disentangle.stages.readers import corpus_texts, open_sae, query_embedder
 from disentangle.workspace import Workspace
 
 Variant = Literal["count", "activation"]
@@ -57,34 +58,33 @@ class FamilyBuildReport:
     paths: list[Path] = field(default_factory=list)
 
 
-def feature_labels(workspace: Workspace, name: str, n_features: int) -> list[str] | None:
+def label_list(workspace: Workspace, name: str, n_features: int) -> list[str] | None:
     """Labels indexed by feature id (``#id`` where a feature has none), or None."""
-    labels = pipeline.feature_labels(workspace, name)
+    labels = workspace.sae_folder(name).labels()
     if labels is None:
         return None
     return [labels.get(i) or f"#{i}" for i in range(n_features)]
 
 
-def feature_density(workspace: Workspace, name: str) -> np.ndarray:
-    stats = read_parquet(workspace.codes_dir(name) / "feature_stats.parquet",
-                         columns=["feature", "density"]).sort_by("feature")
-    return stats.column("density").to_numpy()
+def _density(workspace: Workspace, name: str) -> np.ndarray:
+    return workspace.sae_folder(name).feature_stats(["feature", "density"]) \
+        .column("density").to_numpy()
 
 
 def _candidates(workspace: Workspace, name: str, density: np.ndarray,
                 all_features: bool) -> tuple[np.ndarray, str | None]:
     """Features allowed into families, and a note when the restriction is not the paper's."""
     live = clean_mask(density, max_density=MAX_DENSITY) & (density > 0)
-    path = workspace.sae_dir(name) / "features.parquet"
+    folder = workspace.sae_folder(name)
     if all_features:
         return live, (f"--all-features: families use all {int(live.sum())} live features with "
                       f"density < {MAX_DENSITY}, interpretable or not")
-    if not path.exists():
+    if not folder.has_features:
         return live, (f"no interpretation of {name} yet, so families are built on all "
                       f"{int(live.sum())} live features with density < {MAX_DENSITY} and are "
                       "unlabelled; run `disentangle interpret --workspace "
                       f"{workspace.root} --sae {name}` first for clean, labelled families")
-    table = read_parquet(path, columns=["feature", "clean"])
+    table = folder.features(["feature", "clean"])
     clean = np.zeros(len(density), bool)
     features = table.column("feature").to_numpy()
     clean[features[table.column("clean").to_numpy(zero_copy_only=False)]] = True
@@ -106,14 +106,14 @@ def build(
     if variant not in WEIGHTING:
         raise DisentangleError(f"unknown variant {variant!r}; use count or activation")
     name = workspace.resolve_sae(name)
-    codes = pipeline.codes_of(workspace, name)
-    density = feature_density(workspace, name)
+    codes = stored_codes(workspace, name)
+    density = _density(workspace, name)
     candidates, note = _candidates(workspace, name, density, all_features)
     notes = [note] if note else []
     weights = edge_weights(codes, WEIGHTING[variant], threshold)  # type: ignore[arg-type]
     built = build_families(weights, density, candidates, iterations=iterations)
     families = built.families
-    labels = feature_labels(workspace, name, codes.n_features)
+    labels = label_list(workspace, name, codes.n_features)
     scores: dict[str, list[float]] = {}
     if labels is not None:
         label_families(families, labels)
@@ -127,8 +127,8 @@ def build(
         if families:
             notes.append("families are not scored: scoring needs labels")
     table = families_table(families, scores)
-    sae_dir = workspace.sae_dir(name)
-    paths = [sae_dir / "families.parquet", sae_dir / "families.json", sae_dir / "families.graphml"]
+    folder = workspace.sae_folder(name)
+    paths = [folder.families_path, folder.families_json_path, folder.families_graphml_path]
     write_parquet(paths[0], table)
     write_json(paths[1], {
         "sae": name, "variant": variant, "threshold": threshold, "iterations": iterations,
@@ -141,10 +141,10 @@ def build(
 def _score(workspace: Workspace, name: str, codes: SparseCodes, families: list[Family],
            on_progress: Callable[[int, int], None] | None) -> dict[str, list[float]]:
     """Offline scoring of family labels (label-embedding cosine on held-out documents)."""
-    _, sae, _ = pipeline.load_workspace_sae(workspace, name)
-    texts = pipeline.corpus_texts(workspace)
+    _, sae, _ = open_sae(workspace, name)
+    texts = corpus_texts(workspace)
     embeddings = workspace.embeddings()
-    backend = OfflineBackend(texts, embeddings, sae, pipeline.query_embedder(workspace))
+    backend = OfflineBackend(texts, embeddings, sae, query_embedder(workspace))
     done = 0
 
     def advance(batch: int) -> None:
@@ -154,7 +154,7 @@ def _score(workspace: Workspace, name: str, codes: SparseCodes, families: list[F
             on_progress(done, len(families))
 
     return score_families(texts, codes, embeddings, families, backend,
-                          workspace.sae_dir(name) / "families-scoring", on_batch=advance)
+                          workspace.sae_folder(name).family_scoring_batches, on_batch=advance)
 
 
 def _json_row(row: dict[str, Any], labels: list[str] | None) -> dict[str, Any]:
@@ -180,8 +180,8 @@ def summary(table: pa.Table) -> dict[str, Any]:
 
 def load(workspace: Workspace, name: str | None = None) -> tuple[str, pa.Table]:
     """The stored families of an SAE, or a clear error saying how to build them."""
-    return pipeline.stored_table(workspace, name, "families.parquet", "families",
-                                 "families build")
+    folder = workspace.sae(name)
+    return folder.name, folder.families()
 
 
 @dataclass
@@ -207,9 +207,9 @@ def describe(workspace: Workspace, family_id: int, name: str | None = None,
                                "see `disentangle families list`")
     row = table.slice(ids.index(family_id), 1).to_pylist()[0]
     family = families_from_table(table.slice(ids.index(family_id), 1))[0]
-    codes = pipeline.codes_of(workspace, name)
-    density = feature_density(workspace, name)
-    labels = feature_labels(workspace, name, codes.n_features) or [
+    codes = stored_codes(workspace, name)
+    density = _density(workspace, name)
+    labels = label_list(workspace, name, codes.n_features) or [
         f"#{i}" for i in range(codes.n_features)]
     direct = set(family.direct_children)
     children = [(c, labels[c], float(density[c]), c in direct) for c in family.children]

@@ -16,22 +16,19 @@ from typing import Any
 
 import numpy as np
 
-from disentangle import pipeline
 from disentangle.errors import DisentangleError
 from disentangle.families import (
     best_match,
-    families_from_table,
     family_stability,
     feature_stability,
     hungarian_match,
     persistence,
-    plot_match_histograms,
-    plot_split_tree,
     split_chain,
     splits,
 )
 from disentangle.families.matching import PERSIST_COSINE, SplitChain
-from disentangle.io import read_parquet, write_json
+from disentangle.io import write_json
+from disentangle.stages.readers import families, open_sae
 from disentangle.workspace import Workspace
 
 TOP_SPLITS = 5
@@ -54,9 +51,9 @@ class Sae:
 
 
 def _load(workspace: Workspace, name: str) -> Sae:
-    name, sae, _ = pipeline.load_workspace_sae(workspace, name)
+    name, sae, _ = open_sae(workspace, name)
     decoder = sae.W_dec.detach().float().cpu().numpy()
-    labels = pipeline.feature_labels(workspace, name) or {}
+    labels = workspace.sae_folder(name).labels() or {}
     labels = [labels.get(i) or "" for i in range(len(decoder))]
     return Sae(name, decoder, labels)
 
@@ -80,11 +77,13 @@ class Comparison:
 def compare(workspace: Workspace, names: list[str],
             threshold: float = PERSIST_COSINE) -> Comparison:
     """Compare ≥ 2 SAEs (any order; sorted by size, ties kept in the given order)."""
+    from disentangle.families import plots  # matplotlib only where figures are drawn
+
     if len(names) < 2 or len(set(names)) < len(names):
         raise DisentangleError("compare needs at least two different SAEs; pass e.g. "
                                "`disentangle compare n1536-k32 n3072-k32`")
     saes = sorted((_load(workspace, name) for name in names), key=lambda s: s.n)
-    out_dir = workspace.root / "compare" / "+".join(s.name for s in saes)
+    out_dir = workspace.compare_dir([s.name for s in saes])
     result = Comparison([s.name for s in saes], out_dir)
     ladder = [s for i, s in enumerate(saes) if i == 0 or s.n != saes[i - 1].n]
     cosines: dict[str, np.ndarray] = {}
@@ -97,14 +96,14 @@ def compare(workspace: Workspace, names: list[str],
             result.stability.append(_stability(workspace, a, b, threshold))
             cosines[f"{a.name} ↔ {b.name} (re-seed)"] = feature_stability(a.decoder, b.decoder)
     hist = out_dir / "match_cosines.png"
-    plot_match_histograms(cosines, hist, threshold)
+    plots.plot_match_histograms(cosines, hist, threshold)
     result.figures.append(hist)
     if len(ladder) >= 2:
         chain = split_chain([s.decoder for s in ladder])
         consistency = chain.consistency()
         example = _example_feature(chain)
         tree = out_dir / "split_tree.png"
-        plot_split_tree(chain, example, tree, labels=[s.names() for s in ladder],
+        plots.plot_split_tree(chain, example, tree, labels=[s.names() for s in ladder],
                         names=[f"{s.name}" for s in ladder])
         result.figures.append(tree)
         result.chain = {
@@ -154,9 +153,8 @@ def _stability(workspace: Workspace, a: Sae, b: Sae, threshold: float) -> dict[s
         "fraction_one_to_one_at_threshold": float(np.nanmean(assigned >= threshold)),
         "threshold": threshold,
     }
-    paths = [workspace.sae_dir(s.name) / "families.parquet" for s in (a, b)]
-    if all(p.exists() for p in paths):
-        fam_a, fam_b = (families_from_table(read_parquet(p)) for p in paths)
+    fam_a, fam_b = families(workspace, a.name), families(workspace, b.name)
+    if fam_a and fam_b:
         jaccard, _ = family_stability(fam_a, fam_b, best_match(a.decoder, b.decoder)[0], b.n)
         out["families"] = {"a": len(fam_a), "b": len(fam_b),
                            "mean_best_jaccard": float(jaccard.mean()) if len(jaccard) else None,

@@ -1,8 +1,8 @@
 """Label and score many features, resumably, with any back end; produce the features table.
 
-Work proceeds in batches of features. Each finished batch is written atomically to
-``<out_dir>/partial/<run key>/batch-<first feature>.parquet``, where the run key hashes the
-back end's and the example selection's settings, so an interrupted run resumes where it
+Work proceeds in batches of features. Each finished batch is written atomically into the
+SAE folder's interpretation area under a run key that hashes the back end's and the example
+selection's settings, so an interrupted run resumes where it
 stopped, and a run with different settings never mixes its results with an older one's.
 """
 
@@ -25,6 +25,7 @@ from disentangle.interpret.examples import ExampleConfig, ExampleSelector
 from disentangle.interpret.labels import duplicate_of, is_generic
 from disentangle.interpret.scoring import BalancedDesign, score
 from disentangle.io import read_parquet, write_parquet
+from disentangle.workspace import BatchStore
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ def interpret_features(
     codes: SparseCodes,
     embeddings: np.ndarray,
     backend: Backend,
-    out_dir: str | Path,
+    batches: BatchStore,
     features: Sequence[int] | None = None,
     config: InterpretConfig | None = None,
     stats: pa.Table | None = None,
@@ -68,8 +69,8 @@ def interpret_features(
     how many features each finished batch held (for progress bars).
     """
     config = config or InterpretConfig()
-    partial = Path(out_dir) / "partial" / run_key(backend, config)
-    done = _done_features(partial)
+    key = run_key(backend, config)
+    done = _done_features(batches.batches(key))
     wanted = range(codes.n_features) if features is None else features
     todo = sorted({int(f) for f in wanted} - done)
     if todo:
@@ -79,11 +80,11 @@ def interpret_features(
         )
         for start in range(0, len(todo), config.batch_size):
             batch = todo[start:start + config.batch_size]
-            write_parquet(partial / f"batch-{batch[0]:06d}.parquet",
+            write_parquet(batches.path(key, batch[0]),
                           _run_batch(selector, backend, batch, config))
             if on_batch is not None:
                 on_batch(len(batch))
-    results = pa.concat_tables([read_parquet(p) for p in sorted(partial.glob("batch-*.parquet"))])
+    results = pa.concat_tables([read_parquet(p) for p in batches.batches(key)])
     return finish_table(results, stats if stats is not None else feature_stats(codes), config.clean)
 
 
@@ -95,9 +96,9 @@ def run_key(backend: Backend, config: InterpretConfig) -> str:
     return f"{backend.name}-{digest}"
 
 
-def _done_features(partial: Path) -> set[int]:
+def _done_features(batches: list[Path]) -> set[int]:
     done: set[int] = set()
-    for path in partial.glob("batch-*.parquet"):
+    for path in batches:
         done.update(read_parquet(path, columns=["feature"]).column("feature").to_pylist())
     return done
 

@@ -8,18 +8,30 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from disentangle import pipeline
+from disentangle import stages
 from disentangle.cli.options import (
     DEFAULT_WORKSPACE,
+    TRAIN,
     ArchOption,
+    AuxCoefOption,
+    AuxKOption,
+    BatchSizeOption,
+    DeadStepsOption,
+    DeviceOption,
+    EpochsOption,
+    GradClipOption,
+    LrOption,
     PrefixesOption,
     SaeOption,
+    SeedOption,
+    ValFractionOption,
     WorkspaceOption,
     parse_prefixes,
     split_list,
 )
 from disentangle.cli.progress import console, progress_bar
 from disentangle.corpus import CorpusFilter, FieldMap, load_corpus, parse_year_range
+from disentangle.embed.specs import EmbedderSpec, MiniLM, OpenAICompatible, Precomputed
 from disentangle.errors import DisentangleError
 from disentangle.sae.model import SAEConfig
 from disentangle.sae.trainer import TrainConfig
@@ -55,9 +67,9 @@ def ingest(
                            sample=sample, limit=limit, seed=seed)
     report = load_corpus(corpus, fields=FieldMap.parse(fields) if fields else FieldMap(),
                          filters=filters, skip_bad=skip_bad, format=file_format)
-    info = pipeline.ingest(Workspace.create(workspace), report, [str(p) for p in corpus])
-    verb = "unchanged" if info.get("skipped") else "stored"
-    console.print(f"corpus {verb}: {info['documents']:,} documents in {workspace} "
+    stored = stages.ingest(Workspace.create(workspace), report, [str(p) for p in corpus])
+    verb = "unchanged" if stored.unchanged else "stored"
+    console.print(f"corpus {verb}: {stored.documents:,} documents in {workspace} "
                   f"(read {report.read:,}, filtered out {report.filtered_out:,}, "
                   f"duplicates {report.duplicates:,}, malformed skipped {report.skipped_bad:,})")
 
@@ -82,35 +94,30 @@ def embed(
     spec = embedder_spec(embedder, runtime=runtime, model=model, base_url=base_url,
                          dimensions=dimensions, vectors=vectors, vector_ids=vector_ids)
     with progress_bar("embedding") as update:
-        info = pipeline.embed(Workspace.open(workspace), spec, replace=replace,
-                              on_progress=update)
-    if info.get("skipped"):
-        console.print(f"embeddings up to date: {info['documents']:,} × {info['dim']}")
+        done = stages.embed(Workspace.open(workspace), spec, replace=replace,
+                            on_progress=update)
+    if done.unchanged:
+        console.print(f"embeddings up to date: {done.documents:,} × {done.dim}")
         return
-    rate = f", {info['docs_per_second']} docs/s" if info.get("docs_per_second") else ""
-    console.print(f"embedded {info['documents']:,} documents ({info['embedded_now']:,} new, "
-                  f"{info['seeded_from_precomputed']:,} precomputed{rate}) with "
-                  f"{info['identity']['model']}")
+    rate = f", {done.docs_per_second} docs/s" if done.docs_per_second else ""
+    console.print(f"embedded {done.documents:,} documents ({done.embedded_now:,} new, "
+                  f"{done.seeded_from_precomputed:,} precomputed{rate}) with {done.model}")
 
 
 def embedder_spec(kind: str, *, runtime: str | None = None, model: str | None = None,
                   base_url: str | None = None, dimensions: int | None = None,
-                  vectors: Path | None = None, vector_ids: Path | None = None) -> dict:
-    """Translate CLI options into an embedder spec for ``make_embedder``."""
+                  vectors: Path | None = None, vector_ids: Path | None = None) -> EmbedderSpec:
+    """Translate CLI options into a typed embedder spec (unset options keep its defaults)."""
     if kind == "minilm":
-        return {"kind": "minilm", **({"runtime": runtime} if runtime else {})}
+        return MiniLM(runtime=runtime) if runtime else MiniLM()
     if kind == "openai":
-        spec: dict = {"kind": "openai"}
-        for key, value in (("model", model), ("base_url", base_url), ("dimensions", dimensions)):
-            if value is not None:
-                spec[key] = value
-        return spec
+        given = {"model": model, "base_url": base_url, "dimensions": dimensions}
+        return OpenAICompatible(**{k: v for k, v in given.items() if v is not None})
     if kind == "precomputed":
         if vectors is None or vector_ids is None:
             raise DisentangleError("--embedder precomputed needs --vectors FILE.npy and "
                                    "--vector-ids FILE.txt")
-        return {"kind": "precomputed", "vectors_path": str(vectors), "ids_path": str(vector_ids),
-                "model": model or "all-MiniLM-L6-v2"}
+        return Precomputed(vectors, vector_ids, **({"model": model} if model else {}))
     raise DisentangleError(f"unknown embedder {kind!r}; use minilm, openai or precomputed")
 
 
@@ -118,14 +125,18 @@ def train(
     workspace: WorkspaceOption = DEFAULT_WORKSPACE,
     n: Annotated[int, typer.Option(help="Dictionary size (number of features).")] = 3072,
     k: Annotated[int, typer.Option(help="Active features per document.")] = 32,
-    epochs: Annotated[int, typer.Option(help="Passes over the training split.")] = 10,
-    batch_size: Annotated[int, typer.Option(help="Batch size.")] = 1024,
-    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-4,
-    seed: Annotated[int, typer.Option(help="Random seed (training is deterministic on CPU).")] = 0,
-    val_fraction: Annotated[float, typer.Option(help="Held-out validation fraction.")] = 0.05,
+    epochs: EpochsOption = TRAIN.epochs,
+    batch_size: BatchSizeOption = TRAIN.batch_size,
+    lr: LrOption = TRAIN.lr,
+    seed: SeedOption = TRAIN.seed,
+    val_fraction: ValFractionOption = TRAIN.val_fraction,
+    grad_clip: GradClipOption = TRAIN.grad_clip,
+    aux_k: AuxKOption = TRAIN.aux_k,
+    aux_coef: AuxCoefOption = TRAIN.aux_coef,
+    dead_steps: DeadStepsOption = TRAIN.dead_steps,
     name: Annotated[str | None, typer.Option(
         help="SAE name (default n{N}-k{K}, plus -{ARCH} unless topk).")] = None,
-    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    device: DeviceOption = TRAIN.device,
     arch: ArchOption = "topk",
     prefixes: PrefixesOption = None,
 ) -> None:
@@ -136,19 +147,20 @@ def train(
     sae_config = SAEConfig(d=d, n=n, k=k, architecture=arch,
                            prefixes=parse_prefixes(prefixes, d))
     train_config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-                               val_fraction=val_fraction, device=device)
-    name, result = run_training(ws, sae_config, train_config, name)
-    print_training_summary(name, result.history)
+                               val_fraction=val_fraction, grad_clip=grad_clip, aux_k=aux_k,
+                               aux_coef=aux_coef, dead_steps=dead_steps, device=device)
+    trained = run_training(ws, sae_config, train_config, name)
+    print_training_summary(trained.name, trained.history)
 
 
 def run_training(ws: Workspace, sae_config: SAEConfig, train_config: TrainConfig,
-                 name: str | None) -> tuple[str, object]:
-    """Train with a progress bar that shows the running loss."""
+                 name: str | None) -> stages.TrainReport:
+    """Train with a progress bar."""
     with progress_bar("training", unit="steps") as update:
         def on_progress(event: dict) -> None:
             update(event["step"], event["steps_total"])
 
-        return pipeline.train(ws, sae_config, train_config, name=name, on_progress=on_progress)
+        return stages.train(ws, sae_config, train_config, name=name, on_progress=on_progress)
 
 
 def print_training_summary(name: str, history: list[dict]) -> None:
@@ -165,8 +177,9 @@ def print_training_summary(name: str, history: list[dict]) -> None:
 def encode(workspace: WorkspaceOption = DEFAULT_WORKSPACE, sae: SaeOption = None) -> None:
     """Encode every document into its top-k features, with per-feature statistics."""
     with progress_bar("encoding") as update:
-        name, codes = pipeline.encode(Workspace.open(workspace), sae, on_progress=update)
-    console.print(f"encoded {len(codes):,} documents with {name} "
+        done = stages.encode(Workspace.open(workspace), sae, on_progress=update)
+    codes = done.codes
+    console.print(f"encoded {len(codes):,} documents with {done.name} "
                   f"({codes.mean_active():.1f} active features per document on average, "
                   f"{codes.n_features} in all)")
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,6 +22,7 @@ import pyarrow as pa
 from disentangle.codes import SparseCodes
 from disentangle.families import Family, family_activations
 from disentangle.interpret import Backend, FeatureExamples, Label, Prediction, interpret_features
+from disentangle.workspace import BatchStore
 
 SCORES = ("pearson", "f1", "pearson_balanced", "f1_balanced")
 
@@ -70,7 +70,7 @@ def score_families(
     embeddings: np.ndarray,
     families: Sequence[Family],
     predictor: Backend,
-    out_dir: str | Path,
+    batches: BatchStore,
     on_batch: Callable[[int], None] | None = None,
 ) -> dict[str, list[float]]:
     """Per family (in ``families`` order): Pearson and F1 on both designs, and the density
@@ -79,7 +79,7 @@ def score_families(
         return {name: [] for name in (*SCORES, "union_density")}
     labels = [family.label or "" for family in families]
     table: pa.Table = interpret_features(texts, union_codes(codes, families), embeddings,
-                                         GivenLabels(labels, predictor), out_dir,
+                                         GivenLabels(labels, predictor), batches,
                                          on_batch=on_batch)
     table = table.sort_by("feature")
     result = {name: table.column(name).to_pylist() for name in SCORES}

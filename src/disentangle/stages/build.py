@@ -1,0 +1,186 @@
+"""The stages that build a workspace: ingest, embed, train (or sweep), encode.
+
+Every runner is safe to re-run: it skips work whose inputs have not changed, resumes work
+that was interrupted, and refuses to mix data from different embedders or corpora.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from disentangle.codes import SparseCodes, encode_embeddings, feature_stats
+from disentangle.corpus import LoadReport, corpus_hash
+from disentangle.embed import (
+    EmbeddingCache,
+    PrecomputedEmbedder,
+    embed_texts,
+    make_embedder,
+    query_embedder_for,
+    seed_cache_from_precomputed,
+    text_hash,
+)
+from disentangle.embed.specs import EmbedderSpec, MiniLM, as_dict
+from disentangle.errors import DisentangleError
+from disentangle.io import save_npy, write_json, write_parquet
+from disentangle.sae.model import SAEConfig
+from disentangle.sae.sweep import Member, run_sweep, summary
+from disentangle.sae.trainer import TrainConfig, train_sae
+from disentangle.stages.readers import corpus_texts, file_hash, open_sae, provenance
+from disentangle.stages.reports import (
+    EmbedReport,
+    EncodeReport,
+    IngestReport,
+    SweepReport,
+    TrainReport,
+)
+from disentangle.workspace import Workspace
+
+Progress = Callable[[int, int], None]
+TrainProgress = Callable[[dict[str, Any]], None]
+
+
+def ingest(workspace: Workspace, report: LoadReport, sources: list[str]) -> IngestReport:
+    """Store a loaded corpus; a no-op when the same corpus is already there."""
+    table = report.table
+    digest = corpus_hash(table)
+    previous = workspace.stage("corpus")
+    unchanged = previous is not None and previous["corpus_hash"] == digest
+    if not unchanged:
+        workspace.store_corpus(table, {
+            "documents": table.num_rows, "corpus_hash": digest, "sources": sources,
+            "read": report.read, "skipped_bad": report.skipped_bad,
+            "duplicates": report.duplicates, "filtered_out": report.filtered_out})
+    return IngestReport(documents=table.num_rows, corpus_hash=digest, read=report.read,
+                        filtered_out=report.filtered_out, duplicates=report.duplicates,
+                        skipped_bad=report.skipped_bad, unchanged=unchanged)
+
+
+def embed(
+    workspace: Workspace,
+    spec: EmbedderSpec | None = None,
+    *,
+    replace: bool = False,
+    on_progress: Progress | None = None,
+) -> EmbedReport:
+    """Embed the corpus with ``spec`` (default: the local MiniLM).
+
+    A ``Precomputed`` spec seeds the cache with its vectors and embeds any document it lacks
+    with the live embedder of the same model, so growing a corpus embeds only what is new.
+    """
+    record = as_dict(spec or MiniLM())
+    precomputed: PrecomputedEmbedder | None = None
+    if record["kind"] == "precomputed":
+        precomputed = make_embedder(record)  # type: ignore[assignment]
+        identity = precomputed.identity
+        live = None
+    else:
+        live = make_embedder(record)
+        identity = live.identity
+    previous = workspace.stage("embeddings")
+    if previous is not None and previous["identity"] != identity.to_dict() and not replace:
+        old = previous["identity"]
+        raise DisentangleError(
+            f"workspace {workspace.root} holds {old['model']} ({old['dim']}-d) embeddings; "
+            f"embedding with {identity.model} would invalidate its SAEs; use a new "
+            "--workspace or pass --replace")
+    digest = workspace.corpus_hash()
+    if (previous is not None and previous["identity"] == identity.to_dict()
+            and previous["corpus_hash"] == digest and workspace.embeddings_path.exists()):
+        return EmbedReport.from_record(previous, unchanged=True)
+
+    texts = corpus_texts(workspace)
+    cache = EmbeddingCache(workspace.cache_root / identity.key(), identity)
+    seeded = 0
+    if precomputed is not None:
+        ids = workspace.corpus().column("id").to_pylist()
+        missing = seed_cache_from_precomputed(texts, ids, precomputed, cache)
+        seeded = len(texts) - len(missing)
+        if missing:
+            live = query_embedder_for(identity, record)
+    hashes = [text_hash(text) for text in texts]
+    to_embed = len(cache.missing(hashes))
+    started = time.perf_counter()
+    if to_embed and live is None:
+        raise DisentangleError(f"{to_embed} documents have no precomputed vector and no live "
+                               "embedder is known for this model; restrict the corpus with "
+                               "--ids or embed with a live embedder")
+    vectors = embed_texts(texts, live, cache, on_progress=on_progress) if live else \
+        cache.get(hashes)
+    seconds = time.perf_counter() - started
+    save_npy(workspace.embeddings_path, np.ascontiguousarray(vectors, dtype=np.float32))
+    info = {"identity": identity.to_dict(), "spec": (live or precomputed).spec(),
+            "documents": len(texts), "dim": int(vectors.shape[1]), "corpus_hash": digest,
+            "seeded_from_precomputed": seeded, "embedded_now": to_embed,
+            "seconds": round(seconds, 2),
+            "docs_per_second": round(to_embed / seconds, 1) if to_embed and seconds else None}
+    workspace.record("embeddings", info)
+    return EmbedReport.from_record(info, unchanged=False)
+
+
+def train(
+    workspace: Workspace,
+    sae_config: SAEConfig,
+    train_config: TrainConfig | None = None,
+    *,
+    name: str | None = None,
+    on_progress: TrainProgress | None = None,
+) -> TrainReport:
+    """Train (or resume, or skip if finished) an SAE on the workspace's embeddings; the
+    default name is ``n{n}-k{k}``, plus ``-{architecture}`` for the variants."""
+    embeddings = workspace.embeddings()
+    if embeddings.shape[1] != sae_config.d:
+        raise DisentangleError(f"the SAE expects {sae_config.d}-d inputs but the embeddings "
+                               f"are {embeddings.shape[1]}-d; leave --d unset")
+    name = name or sae_config.name()
+    result = train_sae(embeddings, sae_config, train_config or TrainConfig(),
+                       workspace.sae_dir(name), provenance(workspace), on_progress=on_progress)
+    return TrainReport(name, result)
+
+
+def sweep(workspace: Workspace, members: list[Member],
+          on_progress: TrainProgress | None = None) -> SweepReport:
+    """Train every member of a grid in one pass over shared batches (finished members are
+    loaded, interrupted ones resume), fit scaling laws and draw the figures."""
+    from disentangle.sae import plots, scaling  # matplotlib only where figures are drawn
+
+    results = run_sweep(workspace.embeddings(), members, workspace.sae_dir,
+                        provenance(workspace), on_progress)
+    rows = summary(results)
+    fit = scaling.fit_all(rows)
+    write_json(workspace.scaling_path, fit)
+    figures = plots.all_figures(fit, {r.out_dir.name: r.history for r in results},
+                                workspace.sweeps_dir)
+    return SweepReport(results, rows, fit, [workspace.scaling_path, *figures])
+
+
+def encode(workspace: Workspace, name: str | None = None, *,
+           on_progress: Progress | None = None) -> EncodeReport:
+    """Sparse codes of every document under an SAE, plus per-feature statistics."""
+    name, sae, _ = open_sae(workspace, name)
+    folder = workspace.sae_folder(name)
+    stage = f"codes/{name}"
+    model_hash = file_hash(folder.weights_path)
+    previous = workspace.stage(stage)
+    if (previous is not None and previous["corpus_hash"] == workspace.corpus_hash()
+            and previous["model_hash"] == model_hash):
+        return EncodeReport(name, SparseCodes.load(folder), unchanged=True)
+    embeddings = workspace.embeddings()
+    total, done = embeddings.shape[0], 0
+
+    def advance(batch: int) -> None:
+        nonlocal done
+        done += batch
+        if on_progress is not None:
+            on_progress(done, total)
+
+    codes = encode_embeddings(sae, embeddings, on_batch=advance)
+    codes.save(folder)
+    write_parquet(folder.feature_stats_path, feature_stats(codes))
+    workspace.record(stage, {"corpus_hash": workspace.corpus_hash(), "model_hash": model_hash,
+                             "documents": len(codes), "k": sae.config.k,
+                             "n_features": sae.config.n})
+    return EncodeReport(name, codes, unchanged=False)
