@@ -77,10 +77,11 @@ class ThreadChooser:
         recheck_calls: int = RECHECK_CALLS,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
-        cores = available_cores()
-        # Fewest threads first: the untimed warm-up call runs there, and one thread is the
-        # count that a busy machine slows least.
-        self.candidates = sorted(set(candidates or (1, cores)))
+        # At most torch's own count (which OMP_NUM_THREADS or the caller may have lowered)
+        # and the cores this process may use. Fewest first: the untimed warm-up call runs
+        # there, and one thread is the count that a busy machine slows least.
+        most = min(torch.get_num_threads(), available_cores())
+        self.candidates = sorted(set(candidates or (1, most)))
         self.apply = apply
         self.trials = trials
         self.recheck_seconds = recheck_seconds
