@@ -43,8 +43,28 @@ def select(
     values, indices = top_k(pre, k)
     if dead_mask is None:
         return values, indices, pre[:, :0], indices[:, :0]
-    aux_values, aux_indices = top_k(pre.masked_fill(~dead_mask, float("-inf")), k_aux)
+    aux_values, aux_indices = _top_dead(pre, dead_mask, k_aux)
     return values, indices, aux_values, aux_indices
+
+
+def _top_dead(
+    pre: torch.Tensor, dead_mask: torch.Tensor, k_aux: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top ``k_aux`` pre-activations among dead latents; surplus picks are distinct live
+    latents at −inf. On CPU only the dead columns are searched (usually a few percent of
+    ``n``) instead of a masked copy of all of ``pre``; on a GPU, listing the dead latents
+    would need a host sync, so there the masked copy stays."""
+    if pre.is_cuda:
+        return top_k(pre.masked_fill(~dead_mask, float("-inf")), k_aux)
+    dead = dead_mask.nonzero().squeeze(1)
+    if len(dead) >= k_aux:
+        values, picked = top_k(pre.index_select(1, dead), k_aux)
+        return values, dead[picked]
+    live = (~dead_mask).nonzero().squeeze(1)[: k_aux - len(dead)]
+    batch = pre.shape[0]
+    values = torch.cat([pre.index_select(1, dead),
+                        pre.new_full((batch, len(live)), float("-inf"))], dim=1)
+    return values, torch.cat([dead, live]).expand(batch, -1).contiguous()
 
 
 def _argsort_indices(flat: torch.Tensor) -> torch.Tensor:
