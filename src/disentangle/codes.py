@@ -24,7 +24,10 @@ from disentangle.sae.model import TopKSAE
 from disentangle.threads import torch_threads_for
 from disentangle.workspace import SAEFolder
 
-ENCODE_BATCH = 4096
+ENCODE_BATCH = 1024
+"""Rows per encoded batch: small enough that the thread-count trials of
+``threads.ThreadChooser`` (7 batches) are a small part of a typical corpus, large enough to
+keep the encoder product efficient."""
 
 
 @dataclass
