@@ -10,7 +10,14 @@ MiniLM query embedding separately.
 abstracts): the last ``--queries`` rows are the queries, the rest the corpus, and recall@10 of
 each FAISS index is measured against the exact index on the same vectors.
 
+``--workspace WS`` times plain, vector-steered and hybrid-steered search on a real workspace
+(e.g. the demo's), interleaved query by query so the three share the machine's load. The
+queries are the bundled astro and ML query sets, embedded once beforehand (embedding is timed
+by ``--embed``); each raises a feature drawn as ``disentangle eval steering`` draws it and
+lowers the query's strongest feature.
+
     python benchmarks/search_speed.py [--docs 300000] [--queries 50] [--embed] [--real [NPY]]
+                                      [--workspace WS]
 """
 
 from __future__ import annotations
@@ -23,10 +30,13 @@ import numpy as np
 import pyarrow as pa
 import torch
 
+from disentangle import stages
 from disentangle.codes import SparseCodes
 from disentangle.demo import shipped_embeddings
 from disentangle.sae.model import SAEConfig, TopKSAE
-from disentangle.search import Filters, Searcher, make_index, up
+from disentangle.search import Filters, Searcher, down, load_query_set, make_index, up
+from disentangle.search.evaluation import draw_cases
+from disentangle.workspace import Workspace
 
 D, N, K = 384, 3072, 32
 ANN_SETTINGS: list[tuple[str, dict[str, int]]] = [
@@ -110,6 +120,49 @@ def print_table(title: str, rows: list[tuple[str, str, str, str]]) -> None:
         print("| " + " | ".join(row) + " |")
 
 
+class CachedVectors:
+    """Embeds each text once, before timing starts."""
+
+    def __init__(self, embedder: object, texts: list[str]) -> None:
+        vectors = embedder.embed(texts)  # type: ignore[attr-defined]
+        self.vectors = dict(zip(texts, vectors, strict=True))
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return np.stack([self.vectors[t] for t in texts])
+
+
+def workspace_rows(root: str, rounds: int) -> tuple[str, list[tuple[str, str, str, str]]]:
+    """p50 latency of plain / vector-steered / hybrid-steered search on a real workspace."""
+    ws = Workspace.open(root)
+    texts = [text for name in ("astro", "ml") for text, _ in load_query_set(name).queries]
+    searcher = stages.searcher(ws, embedder=CachedVectors(stages.query_embedder(ws), texts))
+    density = searcher.features.density
+    cases = [case for name in ("astro", "ml") for case in draw_cases(
+        searcher, load_query_set(name), np.flatnonzero(density > 0).tolist())]
+    variants = {
+        "no edits": lambda c: searcher.search(c.query),
+        "raise + lower, vector only (blend 0)":
+            lambda c: searcher.search(c.query, [up(c.raised), down(c.lowered)], blend=0.0),
+        "raise + lower, hybrid (default)":
+            lambda c: searcher.search(c.query, [up(c.raised), down(c.lowered)]),
+    }
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for round_ in range(rounds):
+        for position, case in enumerate(cases):
+            names = list(variants)
+            shift = (position + round_) % len(names)  # rotate who goes first
+            for name in names[shift:] + names[:shift]:
+                start = time.perf_counter()
+                variants[name](case)
+                times[name].append(time.perf_counter() - start)
+    title = (f"workspace {root}: {searcher.corpus.num_rows:,} abstracts, SAE n="
+             f"{searcher.sae.config.n}, {len(cases)} queries × {rounds} rounds interleaved, "
+             f"{torch.get_num_threads()} torch threads; p50 per query")
+    rows = [(f"exact {name}", "-", f"{1000 * float(np.median(t)):.1f}", "-")
+            for name, t in times.items()]
+    return title, rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=300_000)
@@ -118,7 +171,15 @@ def main() -> None:
     parser.add_argument("--real", nargs="?", const="shipped", default=None,
                         help="also measure ANN recall on real embeddings: this .npy, or by "
                              "default the shared data's MiniLM vectors")
+    parser.add_argument("--workspace", help="also time steered search on this workspace")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds over the query sets")
+    parser.add_argument("--skip-synthetic", action="store_true",
+                        help="skip the 300k synthetic corpus")
     args = parser.parse_args()
+    if args.workspace:
+        print_table(*workspace_rows(args.workspace, args.rounds))
+    if args.skip_synthetic:
+        return
 
     sae = TopKSAE(SAEConfig(d=D, n=N, k=K), seed=0).eval()
     emb, codes, corpus = synthetic_corpus(args.docs, sae)
@@ -138,7 +199,9 @@ def main() -> None:
     rows.append(("exact rank() only", "-", f"{rank_ms:.1f}", "1.000"))
     for label, run in [
         ("search(), no edits", lambda i: searcher.search(q(i))),
-        ("search(), 1 edit (residual)", lambda i: searcher.search(q(i), edit)),
+        ("search(), 1 raise, vector only (blend 0)",
+         lambda i: searcher.search(q(i), edit, blend=0.0)),
+        ("search(), 1 raise, hybrid (default blend)", lambda i: searcher.search(q(i), edit)),
         ("search(), 1 edit (clamp)", lambda i: searcher.search(q(i), edit, mode="clamp")),
         ("search(), 1 edit + year/category filter", lambda i: searcher.search(q(i), edit,
                                                                            filters=filters)),

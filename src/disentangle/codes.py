@@ -19,7 +19,7 @@ import pyarrow as pa
 import torch
 from scipy import sparse
 
-from disentangle.io import load_npy, read_json, save_npy, write_json
+from disentangle.io import DamagedFile, load_npy, read_json, save_npy, write_json
 from disentangle.sae.model import TopKSAE
 from disentangle.threads import torch_threads_for
 from disentangle.workspace import SAEFolder
@@ -71,10 +71,20 @@ class SparseCodes:
 
     @classmethod
     def load(cls, folder: SAEFolder) -> SparseCodes:
-        """Memory-mapped codes of an SAE's folder."""
+        """Memory-mapped codes of an SAE's folder, checked against their metadata."""
         meta = read_json(folder.codes_meta_path)
-        return cls(load_npy(folder.codes_indices_path), load_npy(folder.codes_values_path),
-                   int(meta["n_features"]))
+        indices = load_npy(folder.codes_indices_path)
+        values = load_npy(folder.codes_values_path)
+        try:
+            n_features, documents = int(meta["n_features"]), int(meta["documents"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise DamagedFile(folder.codes_meta_path, f"no valid {error}") from None
+        for path, array in ((folder.codes_indices_path, indices),
+                            (folder.codes_values_path, values)):
+            if array.ndim != 2 or array.shape[0] != documents:
+                raise DamagedFile(path, f"shape {array.shape}, but "
+                                  f"{folder.codes_meta_path.name} says {documents} documents")
+        return cls(indices, values, n_features)
 
 
 @torch.no_grad()

@@ -33,10 +33,37 @@ import numpy as np
 import pyarrow as pa
 
 from disentangle.errors import DisentangleError
-from disentangle.io import load_npy, read_json, read_parquet, write_json, write_parquet
+from disentangle.io import (
+    DamagedFile,
+    artifact,
+    load_npy,
+    read_json,
+    read_parquet,
+    write_json,
+    write_parquet,
+)
 
 SCHEMA_VERSION = 1
-MANIFEST_NAME = "manifest.json"
+# Each file name with what rebuilds it when it is damaged (the readers of ``io`` say so).
+MANIFEST_NAME = artifact("manifest.json", "delete it and run the stages again from `disentangle "
+                         "ingest` (finished work is found and reused)")
+CORPUS_NAME = artifact("corpus.parquet", "delete it and run `disentangle ingest` again")
+EMBEDDINGS_NAME = artifact("embeddings.npy", "delete it and run `disentangle embed` again "
+                           "(cached vectors are reused)")
+_RETRAIN = "delete {folder} and run `disentangle train --name {sae}` again with its settings"
+CONFIG_NAME = artifact("config.json", _RETRAIN)
+STATE_NAME = artifact("state.pt", _RETRAIN)
+METRICS_NAME = artifact("metrics.json", _RETRAIN)
+WEIGHTS_NAME = artifact("model.safetensors", _RETRAIN)
+_REENCODE = "delete {folder} and run `disentangle encode --sae {sae}` again"
+CODES_INDICES_NAME = artifact("indices.npy", _REENCODE)
+CODES_VALUES_NAME = artifact("values.npy", _REENCODE)
+CODES_META_NAME = artifact("codes.json", _REENCODE)
+FEATURE_STATS_NAME = artifact("feature_stats.parquet", _REENCODE)
+FEATURES_NAME = artifact("features.parquet", "delete it and run `disentangle interpret --sae "
+                         "{sae}` again (finished batches are reused)")
+FAMILIES_NAME = artifact("families.parquet", "delete it and run `disentangle families build "
+                         "--sae {sae}` again")
 
 
 class Workspace:
@@ -77,11 +104,11 @@ class Workspace:
 
     @property
     def corpus_path(self) -> Path:
-        return self.root / "corpus.parquet"
+        return self.root / CORPUS_NAME
 
     @property
     def embeddings_path(self) -> Path:
-        return self.root / "embeddings.npy"
+        return self.root / EMBEDDINGS_NAME
 
     @property
     def cache_root(self) -> Path:
@@ -147,6 +174,8 @@ class Workspace:
     # -- manifest ------------------------------------------------------------------------
     def manifest(self) -> dict[str, Any]:
         manifest = read_json(self.manifest_path)
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("stages"), dict):
+            raise DamagedFile(self.manifest_path, "not a manifest: no stages record")
         version = manifest.get("schema_version")
         if version != SCHEMA_VERSION:
             raise DisentangleError(f"workspace {self.root} has schema version {version}, this "
@@ -239,7 +268,8 @@ class SAEFolder:
         codes/feature_stats.parquet                                encode
         features.parquet (+ .json), interpret/                     interpret
         families.parquet (+ .json, .graphml), families-scoring/    families build
-        trends/, eval/                                             trends, eval
+        trends/, eval/, audit/                                     trends, eval
+        feature_map.json                                           map (or serve)
     """
 
     def __init__(self, root: Path) -> None:
@@ -252,19 +282,19 @@ class SAEFolder:
     # -- training ----------------------------------------------------------------------------
     @property
     def config_path(self) -> Path:
-        return self.root / "config.json"
+        return self.root / CONFIG_NAME
 
     @property
     def state_path(self) -> Path:
-        return self.root / "state.pt"
+        return self.root / STATE_NAME
 
     @property
     def metrics_path(self) -> Path:
-        return self.root / "metrics.json"
+        return self.root / METRICS_NAME
 
     @property
     def weights_path(self) -> Path:
-        return self.root / "model.safetensors"
+        return self.root / WEIGHTS_NAME
 
     @property
     def is_trained(self) -> bool:
@@ -278,19 +308,19 @@ class SAEFolder:
 
     @property
     def codes_indices_path(self) -> Path:
-        return self.codes_dir / "indices.npy"
+        return self.codes_dir / CODES_INDICES_NAME
 
     @property
     def codes_values_path(self) -> Path:
-        return self.codes_dir / "values.npy"
+        return self.codes_dir / CODES_VALUES_NAME
 
     @property
     def codes_meta_path(self) -> Path:
-        return self.codes_dir / "codes.json"
+        return self.codes_dir / CODES_META_NAME
 
     @property
     def feature_stats_path(self) -> Path:
-        return self.codes_dir / "feature_stats.parquet"
+        return self.codes_dir / FEATURE_STATS_NAME
 
     def feature_stats(self, columns: list[str] | None = None) -> pa.Table:
         """Per-feature density, activations and top rows, sorted by feature id."""
@@ -300,7 +330,7 @@ class SAEFolder:
     # -- interpretation ----------------------------------------------------------------------
     @property
     def features_path(self) -> Path:
-        return self.root / "features.parquet"
+        return self.root / FEATURES_NAME
 
     @property
     def features_json_path(self) -> Path:
@@ -342,7 +372,7 @@ class SAEFolder:
     # -- families, trends, evaluations -------------------------------------------------------
     @property
     def families_path(self) -> Path:
-        return self.root / "families.parquet"
+        return self.root / FAMILIES_NAME
 
     @property
     def families_json_path(self) -> Path:
@@ -371,6 +401,11 @@ class SAEFolder:
         return (base.with_suffix(".parquet"), base.parent / f"{stem}-prevalence.parquet",
                 base.with_suffix(".png"))
 
+    @property
+    def feature_map_path(self) -> Path:
+        """The cached UMAP feature map (``stages/feature_map.py``)."""
+        return self.root / "feature_map.json"
+
     def eval_paths(self, stem: str) -> tuple[Path, Path]:
         """(table, summary) of one evaluation run."""
         base = self.root / "eval" / stem
@@ -379,6 +414,12 @@ class SAEFolder:
     def eval_report_path(self, stem: str) -> Path:
         """The markdown report that sums up several evaluation runs."""
         return self.root / "eval" / f"{stem}.md"
+
+    @property
+    def audit_dir(self) -> Path:
+        """Blind audits (``eval labels|families``): ``<kind>-packet.md`` for the judge,
+        ``<kind>-key.json`` for the scorer, ``<kind>-answers-llm.jsonl`` from an LLM judge."""
+        return self.root / "audit"
 
     def _table(self, path: Path, what: str, command: str,
                columns: list[str] | None = None) -> pa.Table:

@@ -81,7 +81,13 @@ def test_edits_change_results_and_slider_state(rich_client):
     state = {s["feature"]: s for s in after["sliders"]}
     assert state[top]["value"] == 0 and state[top]["edited"]
     assert state[7]["edited"] and state[7]["value"] == pytest.approx(state[7]["typical"])
-    assert after["drift"] < 1
+    assert after["drift"] < 1 and after["blend"] > 0 and 0 < after["boost_share"] < 1
+    assert any(h["boost"] for h in after["hits"])
+    for hit in after["hits"]:
+        assert math.isclose(hit["similarity"] + hit["boost"], hit["score"], abs_tol=1e-5)
+    vector_only = search(rich_client, k=10, e=[f"{top}:off", "7:up1"], blend=0)
+    assert vector_only["blend"] == 0 and not any(h["boost"] for h in vector_only["hits"])
+    assert vector_only["drift"] == after["drift"]
 
 
 def test_search_edits_by_label(rich_client, workspaces):
@@ -132,7 +138,15 @@ def test_search_without_labels_or_families(bare_client):
     ({"q": QUERY, "e": ["no such label:off"]}, "no feature"),
     ({"q": QUERY, "fe": ["9:up1"]}, "no family"),
     ({"q": QUERY, "mode": "sideways"}, "pattern"),
+    ({"q": QUERY, "blend": -0.5}, "greater than or equal"),
+    ({"q": QUERY, "blend": 9}, "less than or equal"),
     ({"q": QUERY, "year": "last year"}, "not understood"),
+    ({"q": QUERY, "e": ["²:1"]}, "'²'"),
+    ({"q": QUERY, "fe": ["²:1"]}, "'²'"),
+    ({"q": QUERY, "require": ["²"]}, "'²'"),
+    ({"q": QUERY, "exclude": ["9" * 5000]}, "too large"),
+    ({"q": QUERY, "e": ["9" * 5000 + ":1"]}, "too large"),
+    ({"q": QUERY, "fe": ["9" * 5000 + ":1"]}, "too large"),
 ])
 def test_bad_search_input_is_a_clear_422(rich_client, params, message):
     response = rich_client.get("/api/search", params=params)
@@ -161,6 +175,12 @@ def test_lookup_by_label_id_and_family(rich_client, workspaces):
 def test_lookup_without_labels_matches_titles(bare_client):
     found = bare_client.get("/api/features/lookup", params={"q": "exoplanet", "limit": 3}).json()
     assert found["matched_on"] == "top titles" and 1 <= len(found["features"]) <= 3
+
+
+@pytest.mark.parametrize("q", ["²", "٣", "9" * 200])
+def test_lookup_of_non_ascii_or_huge_numbers_is_no_500(bare_client, q):
+    response = bare_client.get("/api/features/lookup", params={"q": q})
+    assert response.status_code in (200, 422), response.text
 
 
 @pytest.mark.parametrize("params", [{"q": ""}, {"q": "x" * 201}, {"q": "a", "limit": 0},
@@ -226,9 +246,12 @@ def test_families_absent(bare_client):
 
 def test_map(rich_client, bare_client):
     data = rich_client.get("/api/map").json()
-    assert len(data["x"]) == len(data["y"]) == len(data["density"]) == 32
-    assert data["labelled"] and data["method"] == "pca"
+    assert len(data["x"]) == len(data["y"]) == len(data["density"]) == len(data["cluster"]) == 32
+    assert data["labelled"] and data["method"] == "umap"
     assert {f for f in data["family"] if f is not None} == {0}
+    assert data["family_labels"] == {"0": "planets and stars"}
+    assert set(data["category"]) <= {"astro-ph.GA", "cs.LG", "astro-ph.EP", None}
+    assert "exoplanet transits" in data["label"]
     bare = bare_client.get("/api/map").json()
     assert not bare["labelled"] and set(bare["family"]) == {None}
 

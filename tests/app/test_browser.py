@@ -92,7 +92,8 @@ def test_search_steer_and_open_a_feature(page, base_url, shots):
     page.wait_for_function("before => document.querySelector('#results').innerText !== before",
                            arg=before)
     page.wait_for_url(f"**e={feature}%3Aoff**")
-    assert "steered" in results_text(page)
+    assert "steered" in results_text(page) and "drift" in results_text(page)
+    assert "blend" in results_text(page)
     page.screenshot(path=shots / "search-steered.png", full_page=True)
 
     sliders = page.locator("input[data-feature]").all()
@@ -122,6 +123,11 @@ def test_families_and_map_pages(page, base_url, shots):
     page.screenshot(path=shots / "families.png", full_page=True)
     page.goto(base_url + "/map")
     page.wait_for_selector("canvas#map")
+    assert page.locator("#map-legend .legend-item").count() >= 2  # categories of the corpus
+    page.fill("#map-search", "exoplanet")
+    page.wait_for_function("document.querySelector('#map-found').innerText === '1 match'")
+    page.select_option("#colour", "family")
+    assert "planets and stars" in page.locator("#map-legend").inner_text()
     page.screenshot(path=shots / "map.png")
 
 

@@ -97,6 +97,9 @@ def test_approximate_index_is_built_once_and_agrees_with_exact(built, capsys, mo
     stages.ann_index(workspace, "hnsw")
     assert builds == [1]
     assert stages.ann_index(workspace, "hnsw").index.ntotal == 72 and builds == [1]
+    # A damaged index file is a cache miss: rebuilt, not a traceback.
+    saved.write_bytes(saved.read_bytes()[:100])
+    assert stages.ann_index(workspace, "hnsw").index.ntotal == 72 and builds == [1, 1]
 
 
 def test_rerun_skips_finished_stages(built, capsys):

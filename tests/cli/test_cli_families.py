@@ -29,9 +29,16 @@ UNCLEAN = 11
 """A planted child marked unclean: it must stay out of every family."""
 
 
+NAMES = {p: f"topic{p} broad" for p in PLANTED} | {
+    c: f"topic{p} detail{c}" for p, cs in PLANTED.items() for c in cs}
+"""Labels: every planted root's says "broad", and its members' documents say it too."""
+
+
 def _titles(codes) -> list[str]:
-    return ["doc " + " ".join(f"f{f}" for f, v in zip(ix, vals, strict=True) if v > 0)
-            for ix, vals in zip(codes.indices, codes.values, strict=True)]
+    return [f"doc n{i} " + " ".join(f"f{f}" for f, v in zip(ix, vals, strict=True) if v > 0)
+            + "".join(f" | {NAMES[f]}" for f, v in zip(ix, vals, strict=True)
+                      if v > 0 and f in NAMES)
+            for i, (ix, vals) in enumerate(zip(codes.indices, codes.values, strict=True))]
 
 
 def make_workspace(root, *, codes_for: list[str], labels: bool = True) -> Workspace:
@@ -61,12 +68,10 @@ def make_workspace(root, *, codes_for: list[str], labels: bool = True) -> Worksp
         write_parquet(ws.sae_folder(name).feature_stats_path, feature_stats(codes))
         ws.record(f"codes/{name}", {"corpus_hash": ws.corpus_hash(), "model_hash": "-"})
     if labels:
-        names = {p: f"topic{p} broad" for p in PLANTED} | {
-            c: f"topic{p} detail{c}" for p, cs in PLANTED.items() for c in cs}
         density = feature_stats(codes).column("density").to_numpy()
         write_parquet(ws.sae_folder("n48").features_path, pa.table({
             "feature": pa.array(range(N_FEATURES), pa.int32()),
-            "label": [names.get(f, f"noise{f}") for f in range(N_FEATURES)],
+            "label": [NAMES.get(f, f"noise{f}") for f in range(N_FEATURES)],
             "density": density,
             "clean": [f != UNCLEAN for f in range(N_FEATURES)]}))
     return ws

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from disentangle.corpus import CorpusFilter, load_corpus, parse_year_range
+from disentangle.corpus import CorpusFilter, load_corpus, parse_year_range, read_id_list
 from disentangle.errors import DisentangleError
 
 # (id, categories with the primary first, year, abstract length)
@@ -97,3 +97,12 @@ def test_invalid_filter_values_are_rejected() -> None:
         CorpusFilter(limit=0)
     with pytest.raises(DisentangleError):
         CorpusFilter(years=(2017, 2010))
+
+
+def test_id_list_that_is_not_utf8_names_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "ids.txt"
+    path.write_bytes(b"p1\n\np2\np\xff3\n")
+    with pytest.raises(DisentangleError, match=r"ids\.txt: line 4 is not UTF-8"):
+        read_id_list(path)
+    path.write_bytes(b"p1\n\n p2 \n")
+    assert read_id_list(path) == {"p1", "p2"}

@@ -193,6 +193,8 @@ def test_malformed_json_line_names_file_and_line(tmp_path: Path) -> None:
         ({"id": "z", "title": "T"}, "missing field 'abstract'"),
         ({"id": 7, "title": "T", "abstract": "A"}, "field 'id' should be text"),
         ({"id": "z", "title": "T", "abstract": "A", "year": "soon"}, "should be a year"),
+        ({"id": "z", "title": "T", "abstract": "A", "year": "²"}, "should be a year"),
+        ({"id": "z", "title": "T", "abstract": "A", "year": "9" * 5000}, "should be a year"),
         ({"id": "z", "title": "T", "abstract": "A", "categories": 3}, "categories"),
         ('["a list"]', "expected a JSON object"),
     ],
@@ -238,3 +240,37 @@ def test_shared_arxiv_files_load_through_a_small_limit() -> None:
             assert row["abstract"] == source["abstract"] and row["year"] == source["year"]
             primary = source.get("primary_category", source["categories"][0])
             assert row["primary_category"] == primary and row["date"] == source["date"]
+
+
+def test_truncated_gzip_names_the_line_and_is_skippable(tmp_path: Path) -> None:
+    papers = [{**PAPERS[0], "id": f"p{i}", "abstract": f"Abstract number {i * 7919 % 10007}."}
+              for i in range(5000)]
+    whole = gzip.compress(("\n".join(json.dumps(p) for p in papers) + "\n").encode())
+    path = tmp_path / "c.jsonl.gz"
+    path.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(DisentangleError, match=r"c\.jsonl\.gz: line \d+: .*truncated or corrupt"):
+        load_corpus(path)
+    report = load_corpus(path, skip_bad=True)
+    assert report.skipped_bad == 1 and 0 < report.table.num_rows < len(papers)
+
+
+def test_garbage_behind_a_gzip_header_is_one_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "c.jsonl.gz"
+    path.write_bytes(b"\x1f\x8b" + bytes(range(256)) * 4)
+    with pytest.raises(DisentangleError, match=r"line 1: .*truncated or corrupt"):
+        load_corpus(path)
+
+
+def test_non_utf8_csv_row_is_named_and_skippable(tmp_path: Path) -> None:
+    path = tmp_path / "c.csv"
+    path.write_bytes(b"id,title,abstract\na,T,A\nb,T\xff\xfe,B\nc,T,C\n")
+    with pytest.raises(DisentangleError, match=r"c\.csv: row 2: is not valid UTF-8"):
+        load_corpus(path)
+    report = load_corpus(path, skip_bad=True)
+    assert report.table.column("id").to_pylist() == ["a", "c"] and report.skipped_bad == 1
+
+
+@pytest.mark.parametrize("term", ["astro-ph.*", "cs.?", "astro ph"])
+def test_wildcard_categories_say_which_syntax_is_expected(term: str) -> None:
+    with pytest.raises(DisentangleError, match="prefixes without wildcards"):
+        CorpusFilter(categories=(term,))

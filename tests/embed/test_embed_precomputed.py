@@ -64,7 +64,7 @@ def test_validation(tmp_path: Path, vectors: np.ndarray) -> None:
         PrecomputedEmbedder(tmp_path / "emb.npy", tmp_path / "dup.txt", "m")
     np.save(tmp_path / "raw.npy", vectors.astype(np.float32) * 3)
     (tmp_path / "ids.txt").write_text("a\nb\nc\n")
-    with pytest.raises(DisentangleError, match="normalized=False"):
+    with pytest.raises(DisentangleError, match=r"row 0 .* has length 3, not 1; pass --not-norm"):
         PrecomputedEmbedder(tmp_path / "raw.npy", tmp_path / "ids.txt", "m")
     assert not PrecomputedEmbedder(
         tmp_path / "raw.npy", tmp_path / "ids.txt", "m", normalized=False
@@ -111,3 +111,36 @@ def test_query_embedder_for(precomputed: PrecomputedEmbedder, tmp_path: Path) ->
         make_embedder({"kind": "word2vec"})
     with pytest.raises(DisentangleError, match="bad minilm embedder spec"):
         make_embedder({"kind": "minilm", "layers": 3})
+
+
+def test_dimension_must_match_the_named_model(tmp_path: Path, vectors: np.ndarray) -> None:
+    np.save(tmp_path / "emb.npy", vectors[:, :128])
+    (tmp_path / "ids.txt").write_text("\n".join(IDS) + "\n")
+    with pytest.raises(DisentangleError, match="128-d vectors but all-MiniLM-L6-v2 makes 384-d"):
+        PrecomputedEmbedder(tmp_path / "emb.npy", tmp_path / "ids.txt", "all-MiniLM-L6-v2")
+    assert PrecomputedEmbedder(tmp_path / "emb.npy", tmp_path / "ids.txt", "my-model",
+                               normalized=False).identity.dim == 128
+
+
+@pytest.mark.parametrize(("bad", "problem"), [(np.nan, "holds NaN or infinite"),
+                                              (np.inf, "holds NaN or infinite"),
+                                              (None, "has length 1.5, not 1")])
+def test_every_row_is_checked_and_the_first_bad_one_named(tmp_path: Path, bad: float | None,
+                                                          problem: str,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    import disentangle.embed.precomputed as module
+
+    monkeypatch.setattr(module, "CHECK_ROWS", 1000)  # several blocks
+    rng = np.random.default_rng(1)
+    many = rng.normal(size=(5000, 384)).astype(np.float32)
+    many /= np.linalg.norm(many, axis=1, keepdims=True)
+    for row in (3217, 4000):
+        if bad is None:
+            many[row] *= 1.5
+        else:
+            many[row, 0] = bad
+    np.save(tmp_path / "emb.npy", many)
+    (tmp_path / "ids.txt").write_text("\n".join(f"id{i}" for i in range(5000)) + "\n")
+    with pytest.raises(DisentangleError, match=f"row 3217 \\(id 'id3217'\\) {problem}"):
+        PrecomputedEmbedder(tmp_path / "emb.npy", tmp_path / "ids.txt", "all-MiniLM-L6-v2")

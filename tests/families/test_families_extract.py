@@ -117,3 +117,18 @@ def test_clean_mask_excludes_features(planted):
     clean[1] = False
     build, _ = _build(codes, clean=clean)
     assert {f.parent for f in build.families} == {0, 2}
+
+
+def test_members_that_do_not_belong_are_pruned_before_the_size_rule():
+    codes = planted_codes(PLANTED, 48, NOISE)
+    weights = normalised_weights(cooccurrence(codes, upper=True), feature_counts(codes))
+    density = feature_counts(codes) / len(codes)
+    intruders = {9, 13}
+    built = build_families(weights, density, np.ones(48, bool),
+                           belongs=lambda root, member: member not in intruders)
+    found = {f.parent: set(f.children) for f in built.families}
+    assert found == {p: set(cs) - intruders for p, cs in PLANTED.items()}
+    assert all(set(f.direct_children) <= set(f.children) for f in built.families)
+    tiny = build_families(weights, density, np.ones(48, bool),
+                          belongs=lambda root, member: member in PLANTED[2])
+    assert {f.parent for f in tiny.families} == {2}  # the others fell below four members

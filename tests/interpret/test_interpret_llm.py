@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
+from fake_chat import chat_reply
 from planted_corpus import Corpus, make_corpus
 
 from disentangle.errors import DisentangleError
@@ -56,40 +55,14 @@ class FakeLLM:
         if failure in ("500", "429"):
             return int(failure), {"error": "try again"}
         prompt = body["messages"][-1]["content"]
-        content = ("Shared: planets.\nRuled out: none.\nLABEL: **Exoplanet transits.**"
-                   if "Work step by step" in prompt else self.predict_answer(prompt))
-        return 200, {"choices": [{"message": {"role": "assistant", "content": content}}],
-                     "usage": {"prompt_tokens": 100, "completion_tokens": 10}}
+        return chat_reply("Shared: planets.\nRuled out: none.\nLABEL: **Exoplanet transits.**"
+                          if "Work step by step" in prompt else self.predict_answer(prompt))
 
 
 @pytest.fixture
-def server() -> Iterator[tuple[FakeLLM, str]]:
+def server(chat_server) -> Iterator[tuple[FakeLLM, str]]:
     fake = FakeLLM()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            assert self.path == "/v1/chat/completions"
-            status, payload = fake.answer(body)
-            data = json.dumps(payload).encode()
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client timed out and left
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield fake, f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-    httpd.shutdown()
-    httpd.server_close()
+    yield fake, chat_server(fake.answer)
 
 
 @pytest.fixture(scope="module")

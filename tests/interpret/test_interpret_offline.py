@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from planted_corpus import PLANTED, Corpus, make_corpus
@@ -20,6 +26,7 @@ from disentangle.interpret import (
     summarize,
 )
 from disentangle.interpret.backend import Label
+from disentangle.interpret.labels import disambiguate, duplicate_of
 from disentangle.interpret.phrases import document_phrases
 from disentangle.workspace import BatchStore
 
@@ -32,7 +39,7 @@ def corpus() -> Corpus:
 
 
 def run(corpus: Corpus, codes: SparseCodes, out_dir, features=None):
-    backend = OfflineBackend(corpus.texts, corpus.embeddings, corpus.sae, corpus.embedder)
+    backend = OfflineBackend(corpus.texts, corpus.embeddings, corpus.embedder)
     return interpret_features(corpus.texts, codes, corpus.embeddings, backend,
                               BatchStore(out_dir), features=features, config=CONFIG)
 
@@ -81,7 +88,7 @@ def test_finds_planted_topic_and_beats_shuffled_control(corpus: Corpus, tmp_path
 
 def test_resume_skips_done_features_and_outputs_render(corpus: Corpus, tmp_path) -> None:
     first = run(corpus, corpus.codes, tmp_path, features=range(8))
-    counting = OfflineBackend(corpus.texts, corpus.embeddings, corpus.sae, corpus.embedder)
+    counting = OfflineBackend(corpus.texts, corpus.embeddings, corpus.embedder)
     seen: list[int] = []
     original = counting.label
     counting.label = lambda batch: seen.extend(e.feature for e in batch) or original(batch)
@@ -100,14 +107,63 @@ def test_resume_skips_done_features_and_outputs_render(corpus: Corpus, tmp_path)
     assert f"feature 0: {label}" in format_feature(found.to_pylist()[0], ["a title"])
 
 
-def test_contrastive_label_subtracts_its_not_phrase(corpus: Corpus) -> None:
-    backend = OfflineBackend(corpus.texts, corpus.embeddings, corpus.sae, corpus.embedder)
+def test_contrast_phrase_is_subtracted_and_keywords_added(corpus: Corpus) -> None:
+    backend = OfflineBackend(corpus.texts, corpus.embeddings, corpus.embedder)
     selector = ExampleSelector(corpus.codes, corpus.embeddings,
                                np.array([len(t) for t in corpus.texts]), CONFIG.examples)
     examples = selector.select([0])
     base, other = "dark matter", "galaxy"
-    labels = [Label(base), Label(f"{base} (not {other})")]
-    plain, contrastive = backend.predict(examples * 2, labels)
+    labels = [Label(base), Label(base, contrast=other), Label(base, keywords=(other,))]
+    plain, contrastive, with_keyword = backend.predict(examples * 3, labels)
     docs = corpus.embeddings[examples[0].scoring.rows]
-    expected = plain.scores - docs @ corpus.embedder.embed([other])[0]
-    np.testing.assert_allclose(contrastive.scores, expected, rtol=1e-4, atol=1e-5)
+    other_cosine = docs @ corpus.embedder.embed([other])[0]
+    np.testing.assert_allclose(contrastive.scores, plain.scores - other_cosine, rtol=1e-4,
+                               atol=1e-5)
+    np.testing.assert_allclose(with_keyword.scores,
+                               plain.scores + backend.config.keyword_weight * other_cosine,
+                               rtol=1e-4, atol=1e-5)
+
+
+LABEL_RUN = """
+import json, sys
+from pathlib import Path
+from planted_corpus import make_corpus
+from disentangle.interpret import ExampleConfig, InterpretConfig, OfflineBackend
+from disentangle.interpret import interpret_features
+from disentangle.workspace import BatchStore
+corpus = make_corpus(600)
+# Four words in exactly the same documents tie on every count: only a fixed order decides.
+texts = [("Zeta. Theta. Kappa. Lambda. " if planted else "") + text
+         for planted, text in zip(corpus.planted, corpus.texts)]
+backend = OfflineBackend(texts, corpus.embeddings, corpus.embedder)
+table = interpret_features(texts, corpus.codes, corpus.embeddings, backend,
+                           BatchStore(Path(sys.argv[1])),
+                           config=InterpretConfig(examples=ExampleConfig(min_label_chars=100)))
+print(json.dumps(table.select(["label", "keywords", "contrast", "evidence", "pearson"])
+                 .to_pylist()))
+"""
+
+
+def test_labels_do_not_depend_on_the_hash_seed(tmp_path) -> None:
+    """Sets of strings iterate in a per-process order; labels must not follow it."""
+    here = Path(__file__).parent
+    path = os.pathsep.join([str(here), str(here.parents[1] / "src"), os.environ.get(
+        "PYTHONPATH", "")])
+    outputs = []
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": path}
+        done = subprocess.run([sys.executable, "-c", LABEL_RUN, str(tmp_path / seed)],
+                              env=env, capture_output=True, text=True, timeout=300, check=True)
+        outputs.append(done.stdout)
+    assert outputs[0] == outputs[1]
+    rows = json.loads(outputs[0])
+    assert {"zeta", "theta", "kappa", "lambda"} <= {rows[0]["label"], *rows[0]["keywords"]}
+
+
+def test_duplicate_labels_get_a_keyword_and_never_an_id() -> None:
+    labels = ["dust", "Dust", "dust", "dust", "gas"]
+    keywords = [["grains"], ["grains", "extinction"], ["grains"], [], []]
+    duplicates = duplicate_of(labels, np.array([0.9, 0.5, 0.4, 0.3, 0.8]), np.arange(5))
+    assert duplicates.tolist() == [-1, 0, 0, 0, -1]
+    assert disambiguate(labels, keywords, duplicates) == [
+        "dust", "Dust (grains)", "dust (2)", "dust (3)", "gas"]

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from collections import Counter
 
-from disentangle.interpret.phrases import Background, contrastive_phrases, document_phrases
+from disentangle.interpret.phrases import (
+    Background,
+    LabelCoverage,
+    PhraseIndex,
+    contrastive_phrases,
+    document_phrases,
+    label_phrases,
+)
 
 
 def _frequencies(texts: list[str]) -> Counter[str]:
     counts: Counter[str] = Counter()
     for text in texts:
-        counts.update(document_phrases(text))
+        counts.update(document_phrases(text).keys())
     return counts
 
 
@@ -37,3 +44,36 @@ def test_a_phrase_that_also_stands_alone_is_kept() -> None:
     ranked = [p for p, _ in contrastive_phrases(_frequencies(feature_docs), len(feature_docs),
                                                 BACKGROUND, top=40)]
     assert "monte carlo" in ranked and "markov chain monte carlo" in ranked
+
+
+def test_label_coverage_keeps_sub_topics_and_drops_word_matches_and_broader_members() -> None:
+    texts = (["Transiting exoplanets observed with Kepler."] * 4            # 0-3: root
+             + ["Hot Jupiters are exoplanets on short orbits."] * 4         # 4-7: sub-topic
+             + ["An intrusion detection system for transit networks."] * 4  # 8-11: shared word
+             + ["Dust in the interstellar medium."] * 2                     # 12-13
+             + ["Molecular clouds in the interstellar medium."] * 2)        # 14-15
+    coverage = LabelCoverage(
+        PhraseIndex(texts),
+        {1: ["exoplanet", "kepler"], 2: ["hot jupiters"], 3: ["intrusion detection"],
+         4: ["molecular clouds"], 5: ["interstellar medium"]},
+        {1: range(0, 4), 2: range(4, 8), 3: range(8, 12), 4: range(14, 16),
+         5: range(12, 16)})
+    assert coverage.share(1, 2) == 1.0 and coverage.belongs(1, 2)
+    assert not coverage.belongs(1, 3)
+    assert not coverage.belongs(4, 5)  # the member is broader than its root
+    assert coverage.belongs(5, 4)
+    assert label_phrases("dark matter in galaxies") == ["dark matter", "galaxy"]
+
+
+def test_plurals_and_hyphens_fold_into_one_phrase_keeping_a_written_form() -> None:
+    index = PhraseIndex(["Gamma-ray bursts seen by Swift.", "A gamma ray burst afterglow.",
+                         "Two gamma-ray bursts."])
+    counts = index.document_frequency([0, 1, 2])
+    assert counts["gamma ray burst"] == 3
+    assert index.surface("gamma ray burst", [0, 1, 2]) == "gamma-ray bursts"
+
+
+def test_acronyms_keep_their_capitals_and_fold_with_lower_case_forms() -> None:
+    phrases = document_phrases("Variability of AGNs seen by LSST; an AGN and agns.")
+    assert phrases["agn"] == "AGNs" and phrases["lsst"] == "LSST"
+    assert phrases["variability"] == "variability"

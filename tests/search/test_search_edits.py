@@ -33,6 +33,20 @@ def test_ambiguous_and_unknown_labels_are_errors_with_a_way_out(resolver):
         resolver.feature(48)
 
 
+def test_exact_label_then_a_non_duplicate_then_ask():
+    labels = {1: "mediterranean sea", 2: "mediterranean sea (salinity)", 3: "authorship",
+              4: "authorship attribution", 5: "mixed: authorship, corpus", 6: "dust",
+              7: "dust grains"}
+    resolver = FeatureResolver(10, labels, secondary={2, 5})
+    assert resolver.feature("Mediterranean Sea") == 1
+    assert resolver.feature("mediterranean sea salinity") == 2
+    assert resolver.feature("mediterranean") == 1
+    assert resolver.feature("attribution") == 4
+    assert resolver.feature("dust") == 6
+    with pytest.raises(DisentangleError, match=r"ambiguous.*3: authorship.*4: authorship attr"):
+        resolver.feature("authorsh")
+
+
 def test_families_by_key_and_label(resolver):
     removed = resolver.resolve(Edit("exoplanets", "remove", family=True))
     assert [e.feature for e in removed] == [5, 6]

@@ -73,8 +73,9 @@ def test_clamp_sets_the_projection_exactly(world):
 def test_explanations_add_up_to_the_score(world):
     result = world["searcher"].search(QUERY, [up("galaxy clusters")], k=5)
     for hit in result.hits:
-        total = sum(c.contribution for c in hit.explanation) + hit.other
+        total = sum(c.contribution for c in hit.explanation) + hit.other + hit.boost
         assert total == pytest.approx(hit.score, abs=1e-6)
+        assert hit.similarity + hit.boost == pytest.approx(hit.score, abs=1e-6)
         assert all(c.contribution > 0 for c in hit.explanation)
         assert list(hit.explanation) == sorted(hit.explanation, key=lambda c: -c.contribution)
     assert result.hits[0].explanation, "the best hit shares at least one feature"

@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from disentangle import stages
 from disentangle.embed.memo import MemoizedEmbedder
+from disentangle.errors import DisentangleError
 from disentangle.families import Family
 from disentangle.families.matching import unit_rows
 from disentangle.families.neighbours import (
@@ -28,17 +29,16 @@ from disentangle.families.neighbours import (
     families_by_overlap,
     nest_families,
     split_map,
-    top_family_of,
 )
-from disentangle.search import Searcher
+from disentangle.search import DEFAULT_BLEND, Searcher, parse_id
 from disentangle.search.request import (
+    MAX_BLEND,
     MAX_EDIT_VALUE,
     MAX_EDITS,
     MAX_FAMILY_EDITS,
     MAX_K,
     MAX_QUERY_CHARS,
     SearchRequest,
-    parse_target,
 )
 from disentangle.search.steer import MODES
 from disentangle.workspace import Workspace
@@ -54,12 +54,15 @@ class AppService:
 
     def __init__(self, searcher: Searcher, sae_name: str, scores: pa.Table | None = None,
                  families: Sequence[Family] = (),
-                 larger: dict[str, tuple[np.ndarray, dict[int, str]]] | None = None) -> None:
+                 larger: dict[str, tuple[np.ndarray, dict[int, str]]] | None = None,
+                 workspace: Workspace | None = None) -> None:
         self.searcher = searcher
+        self.workspace = workspace
         self.sae_name = sae_name
         self.n_features = searcher.sae.config.n
         self.decoder = unit_rows(searcher.decoder)
         self.scores = _scores_by_feature(scores)
+        self.keywords = _keywords_by_feature(scores)
         self.families = {f.id: f for f in families}
         self.larger = larger or {}
         self._family_of: dict[int, list[int]] = {}
@@ -77,11 +80,14 @@ class AppService:
                                    MemoizedEmbedder(stages.query_embedder(workspace)))
         scores = folder.features() if folder.has_features else None
         return cls(searcher, folder.name, scores, stages.families(workspace, folder.name),
-                   stages.wider_saes(workspace, folder.name))
+                   stages.wider_saes(workspace, folder.name), workspace)
 
     def warm(self) -> None:
-        """Compute the per-feature titles and the map now, so no request pays for them."""
-        self._map  # noqa: B018 -- a cached property; reading it computes it
+        """Compute the per-feature titles and the map and load the query embedder now, so no
+        request pays for them (and concurrent first requests do not load it twice)."""
+        self._map  # noqa: B018 -- cached properties; reading them computes them
+        self._split_maps  # noqa: B018
+        self.searcher.embedder.embed(["warm-up query"])
 
     # -- small shared pieces -----------------------------------------------------------------
 
@@ -102,6 +108,7 @@ class AppService:
         """What the UI prints for a feature: its label, else its strongest title."""
         hints = self.hints[feature]
         return {"feature": feature, "label": self.label(feature),
+                "keywords": self.keywords.get(feature, []),
                 "hint": hints[0] if hints else None,
                 "density": float(self.searcher.features.density[feature])}
 
@@ -123,9 +130,10 @@ class AppService:
                 "k": searcher.sae.config.k, "documents": searcher.corpus.num_rows,
                 "has_labels": bool(searcher.resolver.labels), "has_scores": bool(self.scores),
                 "has_families": bool(self.families), "larger_saes": sorted(self.larger),
-                "modes": list(MODES),
+                "modes": list(MODES), "default_blend": DEFAULT_BLEND,
                 "limits": {"query_chars": MAX_QUERY_CHARS, "k": MAX_K, "edits": MAX_EDITS,
-                           "family_edits": MAX_FAMILY_EDITS, "edit_value": MAX_EDIT_VALUE}}
+                           "family_edits": MAX_FAMILY_EDITS, "edit_value": MAX_EDIT_VALUE,
+                           "blend": MAX_BLEND}}
 
     # -- search ------------------------------------------------------------------------------
 
@@ -134,7 +142,8 @@ class AppService:
         request.validate()
         searcher = self.searcher
         result = searcher.search(request.query, request.parsed_edits(), k=request.k,
-                                 filters=request.filters(), mode=request.mode)  # type: ignore[arg-type]
+                                 filters=request.filters(), mode=request.mode,  # type: ignore[arg-type]
+                                 blend=request.blend)
         data = result.to_dict()
         abstracts = searcher.corpus.column("abstract").take(
             pa.array([h.row for h in result.hits], pa.int64())).to_pylist()
@@ -159,8 +168,7 @@ class AppService:
         weight = families_by_overlap(original, self._family_of, FAMILY_SLIDERS)
         chosen = list(weight)
         for text in family_edits:
-            target = parse_target(text.rpartition(":")[0])
-            family = target if isinstance(target, int) else None
+            family = parse_id(text.rpartition(":")[0])
             if family in self.families and family not in chosen:
                 chosen.append(family)
         return [{**self.family_summary(f), "overlap": weight.get(f, 0.0)} for f in chosen]
@@ -170,8 +178,9 @@ class AppService:
         ``text``; an id matches itself. Powers "add a feature by typing its label"."""
         needle = text.strip().lower()
         found: list[int] = []
-        if needle.isdigit() and int(needle) < self.n_features:
-            found.append(int(needle))
+        ident = parse_id(needle)
+        if ident is not None and ident < self.n_features:
+            found.append(ident)
         for feature in range(self.n_features):
             if len(found) >= limit:
                 break
@@ -284,19 +293,12 @@ class AppService:
 
     @cached_property
     def _map(self) -> dict[str, Any]:
-        """Decoder rows projected on their first two principal components: features that
-        write similar directions land close together. (PCA, not UMAP: no extra dependency.)"""
-        centred = self.decoder - self.decoder.mean(axis=0)
-        _, _, vt = np.linalg.svd(centred, full_matrices=False)
-        xy = centred @ vt[:2].T
-        root = top_family_of(list(self.families.values()), self.family_parent)
-        labels = [self.label(f) or (self.hints[f][0] if self.hints[f] else None)
-                  for f in range(self.n_features)]
-        return {"x": np.round(xy[:, 0], 5).tolist(), "y": np.round(xy[:, 1], 5).tolist(),
-                "density": self.searcher.features.density.tolist(),
-                "family": [root.get(f) for f in range(self.n_features)],
-                "label": labels, "labelled": bool(self.searcher.resolver.labels),
-                "method": "pca"}
+        """The UMAP feature map (:mod:`disentangle.stages.feature_map`): read from the
+        workspace's cache, or computed in memory when it is missing or stale."""
+        if self.workspace is None:
+            raise DisentangleError("this app was built without a workspace; it has no map")
+        return stages.build_feature_map(self.workspace, self.sae_name, self.searcher.features,
+                                        [h[0] if h else None for h in self.hints], save=False)
 
     def map(self) -> dict[str, Any]:
         return self._map
@@ -320,6 +322,15 @@ def _scores_by_feature(table: pa.Table | None) -> dict[int, dict[str, Any]]:
     rows = table.select(keep).to_pylist()
     return {int(f): {k: _plain(v) for k, v in row.items()} for f, row in zip(features, rows,
                                                                           strict=True)}
+
+
+def _keywords_by_feature(table: pa.Table | None) -> dict[int, list[str]]:
+    """The keywords shown beside each label (none before ``interpret``, or from an LLM)."""
+    if table is None or "keywords" not in table.column_names:
+        return {}
+    return {int(f): list(k or []) for f, k in zip(table.column("feature").to_pylist(),
+                                                   table.column("keywords").to_pylist(),
+                                                   strict=True)}
 
 
 def _plain(value: Any) -> Any:

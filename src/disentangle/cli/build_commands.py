@@ -28,9 +28,16 @@ from disentangle.cli.options import (
     WorkspaceOption,
     parse_prefixes,
     split_list,
+    writes_workspace,
 )
 from disentangle.cli.progress import console, progress_bar
-from disentangle.corpus import CorpusFilter, FieldMap, load_corpus, parse_year_range
+from disentangle.corpus import (
+    CorpusFilter,
+    FieldMap,
+    load_corpus,
+    parse_year_range,
+    read_id_list,
+)
 from disentangle.embed.specs import EmbedderSpec, MiniLM, OpenAICompatible, Precomputed
 from disentangle.errors import DisentangleError
 from disentangle.sae.model import SAEConfig
@@ -38,6 +45,7 @@ from disentangle.sae.trainer import TrainConfig
 from disentangle.workspace import Workspace
 
 
+@writes_workspace("ingest", create=True)
 def ingest(
     corpus: Annotated[list[Path], typer.Argument(help="JSONL(.gz), CSV or Parquet file(s).")],
     workspace: WorkspaceOption = DEFAULT_WORKSPACE,
@@ -57,13 +65,9 @@ def ingest(
     skip_bad: Annotated[bool, typer.Option(help="Skip malformed rows and count them.")] = False,
 ) -> None:
     """Load a corpus of abstracts into a workspace."""
-    id_set = None
-    if ids is not None:
-        if not ids.exists():
-            raise DisentangleError(f"id list {ids} does not exist; pass an existing --ids file")
-        id_set = frozenset(line.strip() for line in ids.read_text().splitlines() if line.strip())
     filters = CorpusFilter(categories=split_list(categories), primary_only=primary_only,
-                           years=parse_year_range(years) if years else None, ids=id_set,
+                           years=parse_year_range(years) if years else None,
+                           ids=read_id_list(ids) if ids is not None else None,
                            sample=sample, limit=limit, seed=seed)
     report = load_corpus(corpus, fields=FieldMap.parse(fields) if fields else FieldMap(),
                          filters=filters, skip_bad=skip_bad, format=file_format)
@@ -74,6 +78,7 @@ def ingest(
                   f"duplicates {report.duplicates:,}, malformed skipped {report.skipped_bad:,})")
 
 
+@writes_workspace("embed")
 def embed(
     workspace: WorkspaceOption = DEFAULT_WORKSPACE,
     embedder: Annotated[str, typer.Option(help="minilm, openai or precomputed.")] = "minilm",
@@ -87,12 +92,16 @@ def embed(
     vectors: Annotated[Path | None, typer.Option(help="precomputed: .npy of vectors.")] = None,
     vector_ids: Annotated[Path | None, typer.Option(
         "--vector-ids", help="precomputed: ids, one per line, aligned with --vectors.")] = None,
+    normalized: Annotated[bool, typer.Option(
+        "--normalized/--not-normalized",
+        help="precomputed: whether the vectors are unit length (checked row by row).")] = True,
     replace: Annotated[bool, typer.Option(
         help="Allow replacing embeddings made by another embedder.")] = False,
 ) -> None:
     """Embed the corpus (cached by content: re-runs and grown corpora embed only what is new)."""
     spec = embedder_spec(embedder, runtime=runtime, model=model, base_url=base_url,
-                         dimensions=dimensions, vectors=vectors, vector_ids=vector_ids)
+                         dimensions=dimensions, vectors=vectors, vector_ids=vector_ids,
+                         normalized=normalized)
     with progress_bar("embedding") as update:
         done = stages.embed(Workspace.open(workspace), spec, replace=replace,
                             on_progress=update)
@@ -106,7 +115,8 @@ def embed(
 
 def embedder_spec(kind: str, *, runtime: str | None = None, model: str | None = None,
                   base_url: str | None = None, dimensions: int | None = None,
-                  vectors: Path | None = None, vector_ids: Path | None = None) -> EmbedderSpec:
+                  vectors: Path | None = None, vector_ids: Path | None = None,
+                  normalized: bool = True) -> EmbedderSpec:
     """Translate CLI options into a typed embedder spec (unset options keep its defaults)."""
     if kind == "minilm":
         return MiniLM(runtime=runtime) if runtime else MiniLM()
@@ -117,10 +127,12 @@ def embedder_spec(kind: str, *, runtime: str | None = None, model: str | None = 
         if vectors is None or vector_ids is None:
             raise DisentangleError("--embedder precomputed needs --vectors FILE.npy and "
                                    "--vector-ids FILE.txt")
-        return Precomputed(vectors, vector_ids, **({"model": model} if model else {}))
+        return Precomputed(vectors, vector_ids, normalized=normalized,
+                           **({"model": model} if model else {}))
     raise DisentangleError(f"unknown embedder {kind!r}; use minilm, openai or precomputed")
 
 
+@writes_workspace("train")
 def train(
     workspace: WorkspaceOption = DEFAULT_WORKSPACE,
     n: Annotated[int, typer.Option(help="Dictionary size (number of features).")] = 3072,
@@ -174,6 +186,7 @@ def print_training_summary(name: str, history: list[dict]) -> None:
     console.print(table)
 
 
+@writes_workspace("encode")
 def encode(workspace: WorkspaceOption = DEFAULT_WORKSPACE, sae: SaeOption = None) -> None:
     """Encode every document into its top-k features, with per-feature statistics."""
     with progress_bar("encoding") as update:

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from disentangle import stages
 from disentangle.cli.build_commands import print_training_summary, run_training
+from disentangle.cli.options import writes_workspace
 from disentangle.cli.progress import console, progress_bar
 from disentangle.cli.search_commands import print_search
 from disentangle.demo import (
@@ -29,6 +30,7 @@ from disentangle.sae.trainer import TrainConfig
 from disentangle.workspace import Workspace
 
 
+@writes_workspace("demo", create=True)
 def demo(
     workspace: Annotated[Path, typer.Option(
         "--workspace", "-w", help="Where the demo workspace goes.")] = Path("ws-demo"),

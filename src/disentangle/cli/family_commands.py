@@ -11,7 +11,13 @@ import typer
 from rich.table import Table
 
 from disentangle import stages
-from disentangle.cli.options import DEFAULT_WORKSPACE, SaeOption, WorkspaceOption, top_rows
+from disentangle.cli.options import (
+    DEFAULT_WORKSPACE,
+    SaeOption,
+    WorkspaceOption,
+    top_rows,
+    writes_workspace,
+)
 from disentangle.cli.progress import console, progress_bar
 from disentangle.corpus import parse_year_range
 from disentangle.families import DEFAULT_THRESHOLD
@@ -25,6 +31,7 @@ SHARED_INIT = 0.5
 
 
 @families_app.command("build")
+@writes_workspace("families build")
 def build(
     workspace: WorkspaceOption = DEFAULT_WORKSPACE,
     sae: SaeOption = None,
@@ -123,6 +130,7 @@ def show_family(
     console.print("\n".join(lines), highlight=False, markup=False)
 
 
+@writes_workspace("compare")
 def compare(
     saes: Annotated[list[str], typer.Argument(help="SAE names, e.g. n1536-k32 n3072-k32.")],
     workspace: WorkspaceOption = DEFAULT_WORKSPACE,
@@ -168,6 +176,7 @@ def compare(
                                        [result.out_dir / "compare.json", *result.figures]))
 
 
+@writes_workspace("trends")
 def trends(
     workspace: WorkspaceOption = DEFAULT_WORKSPACE,
     sae: SaeOption = None,

@@ -10,7 +10,13 @@ import typer
 from rich.table import Table
 
 from disentangle import stages
-from disentangle.cli.options import DEFAULT_WORKSPACE, SaeOption, WorkspaceOption, top_rows
+from disentangle.cli.options import (
+    DEFAULT_WORKSPACE,
+    SaeOption,
+    WorkspaceOption,
+    top_rows,
+    writes_workspace,
+)
 from disentangle.cli.progress import console, progress_bar
 from disentangle.errors import DisentangleError
 from disentangle.interpret import feature_row, find_features, format_feature, format_summary
@@ -36,6 +42,7 @@ def parse_feature_ranges(text: str) -> list[int]:
     return features
 
 
+@writes_workspace("interpret")
 def interpret(
     workspace: WorkspaceOption = DEFAULT_WORKSPACE,
     sae: SaeOption = None,
@@ -65,12 +72,13 @@ features_app = typer.Typer(help="Browse labelled features.", no_args_is_help=Tru
 
 def _print_features(table: pa.Table, title: str) -> None:
     shown = Table(title=title, title_justify="left")
-    for column, justify in (("feature", "right"), ("label", "left"), ("Pearson", "right"),
-                            ("F1", "right"), ("3+3 Pearson", "right"), ("density", "right"),
-                            ("clean", "center")):
+    for column, justify in (("feature", "right"), ("label", "left"), ("keywords", "left"),
+                            ("Pearson", "right"), ("F1", "right"), ("3+3 Pearson", "right"),
+                            ("density", "right"), ("clean", "center")):
         shown.add_column(column, justify=justify)  # type: ignore[arg-type]
     for row in table.to_pylist():
-        shown.add_row(str(row["feature"]), row["label"], f"{row['pearson']:.2f}",
+        shown.add_row(str(row["feature"]), row["label"], ", ".join((row.get("keywords") or [])[:3]),
+                      f"{row['pearson']:.2f}",
                       f"{row['f1']:.2f}", f"{row['pearson_balanced']:.2f}",
                       f"{row['density']:.4f}", "✓" if row["clean"] else "")
     console.print(shown)

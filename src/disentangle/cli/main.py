@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 from rich.console import Console
 from rich.text import Text
+from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 
 from disentangle.cli import (
     build_commands,
@@ -19,11 +19,14 @@ from disentangle.cli import (
     eval_commands,
     family_commands,
     interpret_commands,
+    map_command,
     search_commands,
     serve_command,
     sweep_commands,
 )
 from disentangle.errors import DisentangleError
+
+INTERRUPTED = 130  # 128 + SIGINT, the shell's code for a Ctrl+C
 
 app = typer.Typer(
     name="disentangle",
@@ -39,6 +42,7 @@ interpret_commands.register(app)
 sweep_commands.register(app)
 family_commands.register(app)
 eval_commands.register(app)
+map_command.register(app)
 serve_command.register(app)
 
 
@@ -50,14 +54,32 @@ def main(argv: list[str] | None = None) -> int:
     except DisentangleError as error:
         errors.print(Text.assemble(("error: ", "bold red"), str(error)), soft_wrap=True)
         return 2
-    except click.ClickException as error:
+    except NoArgsIsHelpError as error:
         error.show()
-        return error.exit_code
-    except (click.exceptions.Abort, KeyboardInterrupt):
+        return 2
+    except ClickException as error:
+        errors.print(Text.assemble(("error: ", "bold red"), usage_message(error)),
+                     soft_wrap=True)
+        return 2
+    except (typer.Abort, KeyboardInterrupt):
+        result = INTERRUPTED
+    if result == INTERRUPTED:  # typer turns Ctrl+C into this exit code
         errors.print("interrupted; run the same command again to resume where it stopped")
-        return 130
     return result if isinstance(result, int) else 0
+
+
+def usage_message(error: ClickException) -> str:
+    """A usage error as one line: what was wrong, then where the command's help is.
+    (typer vendors its own click, so these are ``typer._click`` exceptions, not click's.)"""
+    message = " ".join(error.format_message().split()).rstrip(".")
+    context = error.ctx if isinstance(error, UsageError) else None
+    command = context.command_path if context is not None else "disentangle"
+    return f"{message}; see `{command} --help`"
 
 
 def run() -> None:
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
 import typer
 
 from disentangle.errors import DisentangleError
+from disentangle.locking import writer_lock
 from disentangle.sae.model import ARCHITECTURES
 from disentangle.sae.sweep import parse_sizes
 from disentangle.sae.trainer import TrainConfig
 
 TRAIN = TrainConfig()
 """The training defaults every command shows: read from the config, never re-typed."""
+
+Command = TypeVar("Command", bound=Callable[..., Any])
 
 DEFAULT_WORKSPACE = Path(os.environ.get("DISENTANGLE_WORKSPACE", "ws"))
 
@@ -43,6 +48,21 @@ DeviceOption = Annotated[str, typer.Option(help="cpu or cuda.")]
 PrefixesOption = Annotated[str | None, typer.Option(
     help="matryoshka: nested dictionary sizes, e.g. '192,768,3072' or '1d,4d' (n is always "
          "the last; default n/16,n/4,n).")]
+
+
+def writes_workspace(name: str, create: bool = False) -> Callable[[Command], Command]:
+    """Run a command that writes its ``--workspace`` under the workspace's writer lock, so a
+    second writer is refused with a one-line message instead of interleaving files."""
+
+    def wrap(command: Command) -> Command:
+        @functools.wraps(command)
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            with writer_lock(kwargs.get("workspace", DEFAULT_WORKSPACE), name, create=create):
+                return command(*args, **kwargs)
+
+        return locked  # type: ignore[return-value]
+
+    return wrap
 
 
 def parse_prefixes(text: str | None, d: int) -> tuple[int, ...] | None:

@@ -38,4 +38,8 @@ def progress_bar(description: str, unit: str = "docs") -> Iterator[Callable[[int
             rate = f"{speed:,.0f} {unit}/s" if speed else ""
             progress.update(task, completed=done, total=total, rate=rate)
 
-        yield update
+        try:
+            yield update
+        except BaseException:
+            progress.live.transient = True  # a failure leaves its one line, not a stale bar
+            raise

@@ -12,7 +12,7 @@ from disentangle import stages
 from disentangle.cli.options import DEFAULT_WORKSPACE, SaeOption, WorkspaceOption, split_list
 from disentangle.cli.progress import console
 from disentangle.errors import DisentangleError
-from disentangle.search import Edit, Filters, SearchResult, down, up
+from disentangle.search import DEFAULT_BLEND, Edit, Filters, SearchResult, down, up
 from disentangle.search.request import parse_target
 from disentangle.workspace import Workspace
 
@@ -43,7 +43,12 @@ def search(
     family_down: Annotated[list[str], typer.Option(
         "--family-down", help="Remove every feature of a family.")] = [],  # noqa: B006
     strength: Annotated[float, typer.Option(
-        help="--up strength, in units of the feature's strongest corpus activation.")] = 1.0,
+        help="--up strength, in units of the feature's activation in its typical top "
+             "documents (1 = as strong as there).")] = 1.0,
+    blend: Annotated[float, typer.Option(
+        help="Score a document gains (loses) per unit of --up (--down) when it carries the "
+             "feature as strongly as its typical top documents; 0 = move the query vector "
+             "only.")] = DEFAULT_BLEND,
     mode: Annotated[str, typer.Option(
         help="residual (default: keep what the SAE does not explain), reconstruction, "
              "or clamp.")] = "residual",
@@ -71,7 +76,8 @@ def search(
                                exclude=[parse_target(t) for t in exclude])
     result = searcher.search(query, collect_edits(raise_, lower, family_up, family_down,
                                                   strength),
-                             k=k, filters=None if filters.empty else filters, mode=mode)
+                             k=k, filters=None if filters.empty else filters, mode=mode,
+                             blend=blend)
     if as_json:
         print(json.dumps(result.to_dict(), indent=2))
     else:
@@ -86,16 +92,22 @@ def print_search(result: SearchResult, query: str) -> None:
     """Hits with their explanations, then the query's features with what they mean."""
     title = f"“{query}”"
     if result.edits:
-        title += f" — steered ({result.mode}), cosine to the original query {result.drift:.3f}"
+        title += (f" — steered ({result.mode}): drift = cosine to the original query "
+                  f"{result.drift:.3f}; blend {result.blend:g} = feature terms give "
+                  f"{100 * result.boost_share:.0f}% of the hits' score")
     table = Table(title=title, title_justify="left")
-    for column, justify in (("#", "right"), ("score", "right"), ("year", "right"),
+    boosted = any(hit.boost for hit in result.hits)
+    for column, justify in (("#", "right"),
+                            ("score (feature term)" if boosted else "score", "right"),
+                            ("year", "right"),
                             ("categories", "left"), ("title", "left"),
                             ("shared features (contribution)", "left")):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for rank, hit in enumerate(result.hits, 1):
         why = ", ".join(f"{_feature_name(c.feature, c.label)} {c.contribution:.2f}"
                         for c in hit.explanation[:3])
-        table.add_row(str(rank), f"{hit.score:.3f}", str(hit.year or ""),
+        score = f"{hit.score:.3f}" + (f" ({hit.boost:+.2f})" if boosted else "")
+        table.add_row(str(rank), score, str(hit.year or ""),
                       " ".join(hit.categories[:2]), hit.title, why)
     console.print(table)
     features = result.steered_features if result.edits else result.query_features

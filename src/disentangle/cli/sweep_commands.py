@@ -24,6 +24,7 @@ from disentangle.cli.options import (
     ValFractionOption,
     WorkspaceOption,
     parse_prefixes,
+    writes_workspace,
 )
 from disentangle.cli.progress import console, progress_bar
 from disentangle.sae.scaling import GAO_PARAMS
@@ -32,6 +33,7 @@ from disentangle.sae.trainer import TrainConfig
 from disentangle.workspace import Workspace
 
 
+@writes_workspace("sweep")
 def sweep(
     workspace: WorkspaceOption = DEFAULT_WORKSPACE,
     n: Annotated[str, typer.Option(

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from disentangle.corpus.records import Row
 from disentangle.errors import DisentangleError
 
 _YEAR_RANGE = re.compile(r"\s*(\d{4})\s*(?:-\s*(\d{4})\s*)?")
+_CATEGORY_TERM = re.compile(r"[A-Za-z][A-Za-z0-9.-]*")
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,13 @@ class CorpusFilter:
             if value is not None and value < 1:
                 raise DisentangleError(
                     f"{name} must be at least 1, got {value}; pass a positive number"
+                )
+        for term in self.categories:
+            if not _CATEGORY_TERM.fullmatch(term):
+                raise DisentangleError(
+                    f"category {term!r} is not a category name; categories match as prefixes "
+                    "without wildcards, e.g. --categories astro-ph,cs.LG (astro-ph matches "
+                    "astro-ph.GA)"
                 )
         if self.years is not None and self.years[0] > self.years[1]:
             raise DisentangleError(
@@ -74,3 +83,20 @@ def parse_year_range(text: str) -> tuple[int, int]:
     if start > end:
         raise DisentangleError(f"year range {text!r} is reversed; write it as start-end")
     return start, end
+
+
+def read_id_list(path: Path) -> frozenset[str]:
+    """The ids of an ``--ids`` file, one per line (blank lines ignored)."""
+    if not path.is_file():
+        raise DisentangleError(f"id list {path} does not exist; pass an existing --ids file")
+    ids = set()
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            try:
+                line = raw.decode("utf-8").strip()
+            except UnicodeDecodeError:
+                raise DisentangleError(f"{path}: line {number} is not UTF-8 text; the --ids file "
+                                       "must be UTF-8 text with one id per line") from None
+            if line:
+                ids.add(line)
+    return frozenset(ids)

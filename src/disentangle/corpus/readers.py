@@ -10,6 +10,7 @@ import csv
 import gzip
 import io
 import json
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,10 @@ _SUFFIXES = {
     ".pq": "parquet",
 }
 _GZIP_MAGIC = b"\x1f\x8b"
+# What a truncated or garbled compressed stream raises part-way through a file.
+_STREAM_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
+_BROKEN_STREAM = ("the compressed data is truncated or corrupt from here on ({error}); "
+                  "re-download or re-compress the file")
 
 
 @dataclass(frozen=True)
@@ -84,8 +89,18 @@ def _open_binary(path: Path) -> IO[bytes]:
 
 
 def _read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any] | BadRecord]]:
+    number = 0
     with _open_binary(path) as handle:
-        for number, line in enumerate(handle, 1):
+        lines = iter(handle)
+        while True:
+            try:
+                line = next(lines)
+            except StopIteration:
+                return
+            except _STREAM_ERRORS as error:
+                yield number + 1, BadRecord(_BROKEN_STREAM.format(error=error))
+                return
+            number += 1
             if not line.strip():
                 continue
             try:
@@ -100,15 +115,24 @@ def _read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any] | BadRecord]]:
 
 
 def _read_csv(path: Path) -> Iterator[tuple[int, dict[str, Any] | BadRecord]]:
-    """Rows as dicts of strings; an empty cell counts as a missing value."""
-    with io.TextIOWrapper(_open_binary(path), encoding="utf-8", newline="") as handle:
+    """Rows as dicts of strings; an empty cell counts as a missing value. Bytes that are not
+    UTF-8 are kept as surrogates while parsing, so only the row holding them is bad."""
+    with io.TextIOWrapper(_open_binary(path), encoding="utf-8", errors="surrogateescape",
+                          newline="") as handle:
         reader = csv.reader(handle)
+        number = 0
         try:
             header = next(reader, None)
             if header is None:
                 return
+            if not _is_utf8(header):
+                raise DisentangleError(f"{path}: the header row is not UTF-8 text; save the "
+                                       "file as UTF-8 comma-separated text")
             for number, cells in enumerate(reader, 1):
                 if not any(cells):
+                    continue
+                if not _is_utf8(cells):
+                    yield number, BadRecord("is not valid UTF-8 text")
                     continue
                 if len(cells) != len(header):
                     yield (
@@ -119,10 +143,22 @@ def _read_csv(path: Path) -> Iterator[tuple[int, dict[str, Any] | BadRecord]]:
                     )
                     continue
                 yield number, {k: v for k, v in zip(header, cells, strict=True) if v != ""}
-        except (csv.Error, UnicodeDecodeError) as error:
+        except _STREAM_ERRORS as error:
+            yield number + 1, BadRecord(_BROKEN_STREAM.format(error=error))
+        except csv.Error as error:
             raise DisentangleError(
-                f"{path}: cannot be read as CSV ({error}); check it is UTF-8 comma-separated text"
+                f"{path}: row {number + 1} cannot be read as CSV ({error}); check it is "
+                "comma-separated text"
             ) from None
+
+
+def _is_utf8(cells: list[str]) -> bool:
+    """False when decoding left surrogates in place of bytes that are not UTF-8."""
+    try:
+        "".join(cells).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _read_parquet(path: Path) -> Iterator[tuple[int, dict[str, Any] | BadRecord]]:

@@ -141,7 +141,8 @@ def _year(value: Any, field: str) -> int | None:
         year = value
     elif isinstance(value, float) and value.is_integer():  # Parquet int columns with nulls
         year = int(value)
-    elif isinstance(value, str) and value.strip().isdigit():
+    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() \
+            and len(value.strip()) <= 4:
         year = int(value.strip())
     if year is None or not 1 <= year <= 9999:
         raise BadRecord(f"field {field!r} should be a year, got {value!r}")

@@ -13,9 +13,15 @@ from typing import Any
 import numpy as np
 
 from disentangle.embed.identity import EmbedderIdentity
+from disentangle.embed.minilm import IDENTITY as MINILM
+from disentangle.embed.openai_compat import KNOWN_DIMS
 from disentangle.errors import DisentangleError
 
 _NORM_TOLERANCE = 1e-2  # float16 storage alone moves norms by ~1e-3
+CHECK_ROWS = 65536  # rows checked per block: every row is read once, never all at once
+MODEL_DIMS = {MINILM.model: MINILM.dim, **KNOWN_DIMS}
+"""Native sizes of the models whose names are known; vectors of another size under such a
+name are someone else's (or a truncated matrix) and would only fail at search time."""
 
 
 class PrecomputedEmbedder:
@@ -47,18 +53,39 @@ class PrecomputedEmbedder:
         self._row = {doc_id: row for row, doc_id in enumerate(ids)}
         if len(self._row) != len(ids):
             raise DisentangleError(f"{self.ids_path} repeats ids; each id must appear once")
-        if normalized:
-            sample = np.asarray(self._vectors[:1000], dtype=np.float32)
-            worst = float(np.abs(np.linalg.norm(sample, axis=1) - 1).max(initial=0.0))
-            if worst > _NORM_TOLERANCE:
-                raise DisentangleError(
-                    f"{self.vectors_path} rows are not unit length (off by {worst:.3g}); "
-                    "pass normalized=False"
-                )
+        dim = int(self._vectors.shape[1])
+        if MODEL_DIMS.get(model, dim) != dim:
+            raise DisentangleError(
+                f"{self.vectors_path} holds {dim}-d vectors but {model} makes "
+                f"{MODEL_DIMS[model]}-d ones; pass the --model that made these vectors"
+            )
+        self._check_rows(ids, normalized)
         self.model = model
         self.identity = EmbedderIdentity(
             model=model, dim=int(self._vectors.shape[1]), normalized=normalized
         )
+
+    def _check_rows(self, ids: list[str], normalized: bool) -> None:
+        """Every row finite and, if ``normalized``, of unit length; else name the first bad
+        row. Read in blocks so a memory-mapped matrix of millions of rows costs no RAM."""
+        for start in range(0, self._vectors.shape[0], CHECK_ROWS):
+            block = np.asarray(self._vectors[start:start + CHECK_ROWS], dtype=np.float32)
+            bad = ~np.isfinite(block).all(axis=1)
+            if bad.any():
+                row = start + int(np.argmax(bad))
+                raise DisentangleError(
+                    f"{self.vectors_path} row {row} (id {ids[row]!r}) holds NaN or infinite "
+                    "values; re-create the vectors (or drop that id from --vector-ids and the "
+                    "matrix)")
+            if normalized:
+                norms = np.linalg.norm(block, axis=1)
+                off = np.abs(norms - 1) > _NORM_TOLERANCE
+                if off.any():
+                    row = start + int(np.argmax(off))
+                    raise DisentangleError(
+                        f"{self.vectors_path} row {row} (id {ids[row]!r}) has length "
+                        f"{norms[row - start]:.4g}, not 1; pass --not-normalized if the "
+                        "vectors are not meant to be unit length, else re-create them")
 
     def spec(self) -> dict[str, Any]:
         return {

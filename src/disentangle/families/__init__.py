@@ -15,12 +15,14 @@ from disentangle.families.cooccurrence import (
     restrict,
 )
 from disentangle.families.extract import (
+    Belongs,
     Family,
     FamilyBuild,
     build_families,
     deduplicate,
     find_roots,
     jaccard,
+    prune,
 )
 from disentangle.families.labels import Labeller, label_families, label_family
 from disentangle.families.matching import (
@@ -48,12 +50,13 @@ from disentangle.families.trends import (
 )
 
 __all__ = [
-    "DEFAULT_THRESHOLD", "SCORE_COLUMNS", "Family", "FamilyBuild", "FeatureTree", "Labeller",
-    "SplitChain", "activity_matrix", "best_match", "build_families", "category_groups",
-    "clean_mask", "cooccurrence", "deduplicate", "denser_first", "edge_weights",
-    "families_from_table", "families_table", "family_activations", "family_membership",
-    "family_stability", "feature_counts", "feature_stability", "find_roots", "hungarian_match",
-    "jaccard", "label_families", "label_family", "maximum_spanning_tree", "normalised_weights",
-    "persistence", "prevalence", "restrict", "split_chain", "splits", "top_trends", "trends_table",
-    "write_tree_graphml", "year_groups",
+    "DEFAULT_THRESHOLD", "SCORE_COLUMNS", "Belongs", "Family", "FamilyBuild", "FeatureTree",
+    "Labeller", "SplitChain", "activity_matrix", "best_match", "build_families",
+    "category_groups", "clean_mask", "cooccurrence", "deduplicate", "denser_first",
+    "edge_weights", "families_from_table", "families_table", "family_activations",
+    "family_membership", "family_stability", "feature_counts", "feature_stability",
+    "find_roots", "hungarian_match", "jaccard", "label_families", "label_family",
+    "maximum_spanning_tree", "normalised_weights", "persistence", "prevalence", "prune",
+    "restrict", "split_chain", "splits", "top_trends", "trends_table", "write_tree_graphml",
+    "year_groups",
 ]

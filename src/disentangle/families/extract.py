@@ -13,6 +13,10 @@ Follows the paper's procedure (digest, "Feature families"), with these interpret
   counts ``N_i`` stay those of the whole corpus, as in the paper's code).
 - *Keep* families with more than 3 descendants ("more than 3 children" in the paper's code,
   whose children list holds all descendants).
+- *Prune* (optional, ours): a ``belongs(root, member)`` test, e.g. whether the root's label
+  covers the member's documents (:class:`disentangle.interpret.phrases.LabelCoverage`),
+  drops members attached only through co-occurrence of a shared word, or broader than their
+  root, before the size rule and de-duplication.
 - *De-duplicate*: Jaccard of descendant sets > 0.6 marks a duplicate; families are visited
   largest first (ties: earlier iteration, shallower, lower parent id) and one is kept only if
   it duplicates none already kept — a deterministic reading of "keep the larger".
@@ -20,13 +24,17 @@ Follows the paper's procedure (digest, "Feature families"), with these interpret
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 import networkx as nx
 import numpy as np
 from scipy import sparse
 
 from disentangle.families.tree import FeatureTree, maximum_spanning_tree
+
+Belongs = Callable[[int, int], bool]
+"""``(root, member) -> bool``: may ``member`` sit under ``root`` in a family?"""
 
 MIN_DIRECT_CHILDREN = 3
 MIN_SIZE = 4
@@ -92,6 +100,14 @@ def _subtree_families(
     return found
 
 
+def prune(family: Family, belongs: Belongs) -> Family:
+    """``family`` without the members that do not belong under its root."""
+    kept = [c for c in family.children if belongs(family.parent, c)]
+    members = set(kept)
+    return replace(family, children=kept,
+                   direct_children=[c for c in family.direct_children if c in members])
+
+
 def jaccard(a: set[int], b: set[int]) -> float:
     union = len(a | b)
     return len(a & b) / union if union else 0.0
@@ -117,10 +133,12 @@ def build_families(
     min_direct_children: int = MIN_DIRECT_CHILDREN,
     min_size: int = MIN_SIZE,
     max_jaccard: float = MAX_JACCARD,
+    belongs: Belongs | None = None,
 ) -> FamilyBuild:
     """Families from thresholded normalised weights (``normalised_weights``) and densities.
 
     ``clean`` (bool, length n) limits the features considered; ids in the result are global.
+    ``belongs`` prunes members before families are kept or compared (see the module notes).
     Ids are assigned after de-duplication in (iteration, depth, -size, parent) order.
     """
     density = np.asarray(density, dtype=np.float64)
@@ -133,7 +151,8 @@ def build_families(
         found = _subtree_families(tree.graph(), density, iteration, 0, min_direct_children)
         if not found:
             break
-        candidates += [f for f in found if f.size >= min_size]
+        kept = [prune(f, belongs) for f in found] if belongs is not None else found
+        candidates += [f for f in kept if f.size >= min_size]
         active[[f.parent for f in found]] = False
     families = deduplicate(candidates, max_jaccard)
     families.sort(key=lambda f: (f.iteration, f.depth, -f.size, f.parent))

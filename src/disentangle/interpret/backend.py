@@ -22,6 +22,14 @@ class Label:
     """Why this label: key phrases with their scores, or the LLM's reasoning."""
     failed: bool = False
     """True when the answer could not be parsed (counted, never silently dropped)."""
+    keywords: tuple[str, ...] = ()
+    """Further phrases of the feature's documents, shown beside the label (offline only)."""
+    contrast: str = ""
+    """A phrase of topical neighbours where the feature is silent (what it is *not*)."""
+    mixed: bool = False
+    """The feature's top documents share no topic; ``text`` says so instead of naming one."""
+    phrase: str = ""
+    """What prediction reads when it is not ``text`` (a mixed feature's best phrase)."""
 
 
 class Backend(Protocol):

@@ -84,6 +84,8 @@ class FeatureExamples:
     feature: int
     labelling: ExampleSet
     scoring: ExampleSet
+    density: float = 0.0
+    """Share of the corpus where the feature fires (how broad a label may be)."""
 
 
 class ExampleSelector:
@@ -197,7 +199,8 @@ class ExampleSelector:
         scoring_set = self._example_set(
             feature, [(score_top, "top"), (scoring, "active"), (random_score, "random"),
                       (hard_score, "hard")])
-        return FeatureExamples(feature, labelling, scoring_set)
+        return FeatureExamples(feature, labelling, scoring_set,
+                               len(active_rows) / max(self.embeddings.shape[0], 1))
 
     def _random_silent(
         self, rng: np.random.Generator, taken: np.ndarray, count: int, long_only: bool

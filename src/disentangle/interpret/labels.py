@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from itertools import chain, count
 
 import numpy as np
 
@@ -53,4 +54,24 @@ def duplicate_of(labels: Sequence[str], quality: np.ndarray, features: np.ndarra
         for position in positions:
             if position != best:
                 result[position] = features[best]
+    return result
+
+
+def disambiguate(labels: Sequence[str], keywords: Sequence[Sequence[str]],
+                 duplicates: np.ndarray) -> list[str]:
+    """Labels made unique: a feature whose label another one keeps (``duplicates`` ≥ 0) gets
+    its strongest keyword not yet taken, "label (keyword)", else "label (2)", "label (3)", …
+    (never the feature id: labels are shown to blind judges)."""
+    taken = {normalise(label) for label, other in zip(labels, duplicates, strict=True)
+             if other < 0 and label}
+    result = []
+    for label, words, other in zip(labels, keywords, duplicates, strict=True):
+        if other < 0 or not label:
+            result.append(label)
+            continue
+        options = chain((f"{label} ({word})" for word in words or ()),
+                        (f"{label} ({n})" for n in count(2)))
+        chosen = next(o for o in options if normalise(o) not in taken)
+        taken.add(normalise(chosen))
+        result.append(chosen)
     return result

@@ -10,21 +10,30 @@ import pyarrow as pa
 
 from disentangle.errors import DisentangleError
 
+KEYWORD_MATCH = 0.9
+"""Rank of a hit in a feature's keywords: below a label hit, above most fuzzy hits."""
+
 
 def find_features(table: pa.Table, text: str, limit: int = 20) -> pa.Table:
-    """Features whose label matches ``text``: substring hits first, then fuzzy word matches.
+    """Features whose label matches ``text``: substring hits first, then keyword hits, then
+    fuzzy word matches.
 
     Fuzzy matching compares each query word with each label word (difflib ratio ≥ 0.8), so
     "galaxys clusters" finds "galaxy clusters". Rows keep the table's columns plus ``match``
-    (1.0 for a substring hit, else the mean best word similarity).
+    (1.0 for a substring hit, ``KEYWORD_MATCH`` for a keyword hit, else the mean best word
+    similarity).
     """
     query = text.lower().strip()
     words = query.split()
     labels = [str(label).lower() for label in table.column("label").to_pylist()]
+    keywords = (table.column("keywords").to_pylist() if "keywords" in table.column_names
+                else [[]] * len(labels))
     match = np.zeros(len(labels))
     for position, label in enumerate(labels):
         if query and query in label:
             match[position] = 1.0
+        elif query and any(query in word.lower() for word in keywords[position] or ()):
+            match[position] = KEYWORD_MATCH
         elif words and label:
             best = [max(difflib.SequenceMatcher(None, w, lw).ratio() for lw in label.split())
                     for w in words]
@@ -52,9 +61,13 @@ def format_feature(row: dict, top_titles: Sequence[str] = ()) -> str:
                                    ("label failed", row["label_failed"])) if on]
     if row["duplicate_of"] >= 0:
         flags.append(f"duplicate of {row['duplicate_of']}")
+    if row.get("mixed"):
+        flags.append("mixed: its top abstracts share no topic")
     lines = [
         f"feature {row['feature']}: {row['label'] or '(no label)'}"
         + (f"  [{', '.join(flags)}]" if flags else ""),
+        *([f"  keywords: {', '.join(row['keywords'])}"] if row.get("keywords") else []),
+        *([f"  not to be confused with: {row['contrast']}"] if row.get("contrast") else []),
         f"  backend {row['backend']}; density {row['density']:.4f}; "
         f"mean activation {row['mean_activation']:.3f}",
         f"  held-out ({row['n_scored']} docs, {row['n_scored_active']} active, with hard "

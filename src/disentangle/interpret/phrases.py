@@ -1,10 +1,12 @@
 """Contrastive key phrases: what a feature's documents say that the corpus at large does not.
 
 Candidates are 1–4-word phrases inside runs of content words (stop words and punctuation end a
-run, LaTeX and math are removed first), counted once per document. A phrase that nearly always
-appears inside one longer phrase in the feature's documents ("chain monte carlo" inside
-"markov chain monte carlo", "carlo" inside "monte carlo") gives way to it, so labels are whole
-terms rather than fragments. A phrase scores by the
+run, LaTeX and math are removed first), counted once per document. Plurals and hyphens are
+folded ("gamma-ray bursts" and "gamma ray burst" are one phrase); each phrase keeps the
+surface form it was written in, so labels show words that occur in the abstracts. A phrase
+that nearly always appears inside one longer phrase in the feature's documents ("chain monte
+carlo" inside "markov chain monte carlo", "carlo" inside "monte carlo") gives way to it, so
+labels are whole terms rather than fragments. A phrase scores by the
 z-score of its log-odds of appearing in a feature document versus a background document, each
 smoothed with a Beta prior centred on the background rate (Monroe et al.'s informative
 Dirichlet prior, in its per-document form). The prior keeps phrases seen in two documents from
@@ -15,9 +17,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 import numpy as np
@@ -42,28 +44,69 @@ def stop_words() -> frozenset[str]:
     )
 
 
-def document_phrases(text: str) -> set[str]:
-    """The distinct candidate phrases of one text."""
+def document_phrases(text: str) -> dict[str, str]:
+    """The distinct candidate phrases of one text: folded key → first surface form.
+
+    Surface forms are lower case except acronyms ("LSST", "AGNs"), which keep their capitals.
+    A dict (ordered by first occurrence), never a set, so that everything counted from it
+    comes out in the same order whatever ``PYTHONHASHSEED`` is.
+    """
     stops = stop_words()
-    text = _COMMAND.sub(" ", _MATH.sub(" ", text)).lower()
-    phrases: set[str] = set()
+    text = _COMMAND.sub(" ", _MATH.sub(" ", text))
+    phrases: dict[str, str] = {}
     for run in _RUN_BREAK.split(text):
         words: list[str] = []
         for token in run.split():
-            word = token.strip("'-")
+            original = token.strip("'-")
+            word = original.lower()
             if _TOKEN.fullmatch(word) and len(word) > 1 and word not in stops:
-                words.append(word)
+                words.append(original if _is_acronym(original) else word)
                 continue
-            phrases.update(_ngrams(words))
+            _add_ngrams(words, phrases)
             words = []
-        phrases.update(_ngrams(words))
+        _add_ngrams(words, phrases)
     return phrases
 
 
-def _ngrams(words: list[str]) -> Iterable[str]:
-    for n in range(1, MAX_NGRAM + 1):
+def _is_acronym(word: str) -> bool:
+    letters = word[:-1] if word.endswith("s") else word
+    return len(letters) > 1 and letters.isupper()
+
+
+def singular(word: str) -> str:
+    """A crude English singular, only for grouping forms of one word (never shown)."""
+    if len(word) <= 3 or word.endswith(("ss", "us", "is")):
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("sses", "xes", "ches", "shes")):
+        return word[:-2]
+    return word[:-1] if word.endswith("s") else word
+
+
+@lru_cache(maxsize=1 << 18)
+def _key(word: str) -> str:
+    """A word's folded form: singular, hyphens as spaces ("gamma-rays" → "gamma ray")."""
+    return " ".join(singular(part) for part in word.split("-") if part)
+
+
+def _add_ngrams(words: list[str], phrases: dict[str, str]) -> None:
+    """Every 1–``MAX_NGRAM``-word window of ``words``, by key; the surface form is built only
+    where it differs from the key (this loop is most of the labeller's time)."""
+    keys = [_key(w.lower()) for w in words]
+    changed = [k != w for k, w in zip(keys, words, strict=True)]
+    for n in range(1, min(MAX_NGRAM, len(words)) + 1):
         for start in range(len(words) - n + 1):
-            yield " ".join(words[start:start + n])
+            end = start + n
+            key = keys[start] if n == 1 else " ".join(keys[start:end])
+            if key not in phrases:
+                phrases[key] = " ".join(words[start:end]) if any(changed[start:end]) else key
+
+
+def is_term(phrase: str) -> bool:
+    """No word twice ("gradient gradient" is an artefact of word lists, not a term)."""
+    words = phrase.split(" ")
+    return len(set(words)) == len(words)
 
 
 class PhraseIndex:
@@ -71,9 +114,9 @@ class PhraseIndex:
 
     def __init__(self, texts: Sequence[str]) -> None:
         self.texts = texts
-        self._phrases: dict[int, set[str]] = {}
+        self._phrases: dict[int, dict[str, str]] = {}
 
-    def phrases(self, row: int) -> set[str]:
+    def phrases(self, row: int) -> dict[str, str]:
         row = int(row)
         if row not in self._phrases:
             self._phrases[row] = document_phrases(self.texts[row])
@@ -82,8 +125,13 @@ class PhraseIndex:
     def document_frequency(self, rows: Iterable[int]) -> Counter[str]:
         counts: Counter[str] = Counter()
         for row in rows:
-            counts.update(self.phrases(row))
+            counts.update(self.phrases(row).keys())
         return counts
+
+    def surface(self, phrase: str, rows: Iterable[int]) -> str:
+        """The form ``phrase`` is most often written in among ``rows`` (ties: alphabetical)."""
+        forms = Counter(self.phrases(row)[phrase] for row in rows if phrase in self.phrases(row))
+        return min(forms, key=lambda form: (-forms[form], form)) if forms else phrase
 
 
 @dataclass(frozen=True)
@@ -114,8 +162,9 @@ def contrastive_phrases(
     ``foreground`` holds document frequencies over ``documents`` feature documents. Only
     phrases in at least ``min_documents`` of them compete, and only positive z-scores count.
     """
-    absorbed = _absorbed(foreground)
-    names = [p for p, c in foreground.items() if c >= min_documents and p not in absorbed]
+    frequent = {p: c for p, c in foreground.items() if c >= min_documents}
+    absorbed = absorbed_phrases(frequent)
+    names = sorted(p for p in frequent if p not in absorbed and is_term(p))
     if not names:
         return []
     y_f = np.array([foreground[p] for p in names], np.float64)
@@ -130,9 +179,10 @@ def contrastive_phrases(
     return [(names[i], float(z[i])) for i in order if z[i] > 0]
 
 
-def _absorbed(foreground: Counter[str]) -> set[str]:
+def absorbed_phrases(foreground: Mapping[str, int]) -> set[str]:
     """Phrases whose documents nearly all contain one particular one-word-longer phrase
-    (dropping the longer phrase's first or last word gives the shorter one)."""
+    (dropping the longer phrase's first or last word gives the shorter one). Passing only
+    the phrases seen at least twice gives the same answer for those, much faster."""
     longest_extension: dict[str, int] = {}
     for phrase, count in foreground.items():
         words = phrase.split(" ")
@@ -140,4 +190,45 @@ def _absorbed(foreground: Counter[str]) -> set[str]:
             continue
         for shorter in (" ".join(words[1:]), " ".join(words[:-1])):
             longest_extension[shorter] = max(longest_extension.get(shorter, 0), count)
-    return {p for p, best in longest_extension.items() if best >= ABSORBED * foreground[p]}
+    return {p for p, best in longest_extension.items()
+            if p in foreground and best >= ABSORBED * foreground[p]}
+
+
+def label_phrases(text: str) -> list[str]:
+    """The plural-folded phrases a label asserts: its longest candidate phrases (so "dark
+    matter in galaxies" asserts "dark matter" and "galaxy")."""
+    keys = list(document_phrases(text))
+    return [k for k in keys if not any(k != other and f" {k} " in f" {other} " for other in keys)]
+
+
+class LabelCoverage:
+    """How much of one feature's strongest documents another feature's description covers.
+
+    A description is a feature's label phrases and keywords; it *covers* a document when one
+    of its phrases occurs whole in it. Families use it to keep only members whose documents
+    their root's description covers, at least as well as the member's covers the root's:
+    a root at least as broad as its members, and no member attached through a shared word.
+    """
+
+    def __init__(self, index: PhraseIndex, descriptions: Mapping[int, Sequence[str]],
+                 top_rows: Mapping[int, Sequence[int]], min_share: float = 0.3,
+                 margin: float = 0.1) -> None:
+        self.index = index
+        self.phrases = {f: sorted({p for text in texts for p in label_phrases(text)})
+                        for f, texts in descriptions.items()}
+        self.top_rows = top_rows
+        self.min_share = min_share
+        self.margin = margin
+
+    def share(self, describer: int, described: int) -> float:
+        """Share of ``described``'s top documents containing a phrase of ``describer``."""
+        rows = self.top_rows.get(described, ())
+        phrases = self.phrases.get(describer, [])
+        if not rows or not phrases:
+            return 0.0
+        hits = sum(any(p in self.index.phrases(r) for p in phrases) for r in rows)
+        return hits / len(rows)
+
+    def belongs(self, root: int, member: int) -> bool:
+        down = self.share(root, member)
+        return down >= self.min_share and down + self.margin >= self.share(member, root)

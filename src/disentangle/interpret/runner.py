@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 from disentangle.codes import SparseCodes, feature_stats
 from disentangle.interpret.backend import Backend
 from disentangle.interpret.examples import ExampleConfig, ExampleSelector
-from disentangle.interpret.labels import duplicate_of, is_generic
+from disentangle.interpret.labels import disambiguate, duplicate_of, is_generic
 from disentangle.interpret.scoring import BalancedDesign, score
 from disentangle.io import read_parquet, write_parquet
 from disentangle.workspace import BatchStore
@@ -91,6 +91,7 @@ def interpret_features(
 def run_key(backend: Backend, config: InterpretConfig) -> str:
     """Hash of everything that changes results, naming the partial-results folder."""
     spec = {"backend": backend.name, "backend_spec": backend.spec(),
+            "columns": _BATCH_SCHEMA.names,
             "examples": asdict(config.examples), "balanced": asdict(config.balanced)}
     digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
     return f"{backend.name}-{digest}"
@@ -111,7 +112,8 @@ def _run_batch(
     predictions = backend.predict(examples, labels)
     rows: dict[str, list[Any]] = {name: [] for name in (
         "feature", "label", "evidence", "label_failed", "pearson", "f1", "pearson_balanced",
-        "f1_balanced", "threshold", "n_scored", "n_scored_active", "prediction_failures")}
+        "f1_balanced", "threshold", "n_scored", "n_scored_active", "prediction_failures",
+        "keywords", "contrast", "mixed")}
     for ex, label, prediction in zip(examples, labels, predictions, strict=True):
         scores = score(ex.scoring, prediction, config.balanced, seed=ex.feature)
         for name, value in scores.items():
@@ -124,17 +126,32 @@ def _run_batch(
         rows["n_scored"].append(len(ex.scoring.rows))
         rows["n_scored_active"].append(int(ex.scoring.active.sum()))
         rows["prediction_failures"].append(prediction.failures)
-    table = pa.table(rows)
+        rows["keywords"].append(list(label.keywords))
+        rows["contrast"].append(label.contrast)
+        rows["mixed"].append(label.mixed)
+    table = pa.table(rows, schema=_BATCH_SCHEMA)
     return table.append_column("backend", pa.array([backend.name] * len(batch), pa.string()))
+
+
+_BATCH_SCHEMA = pa.schema([
+    ("feature", pa.int64()), ("label", pa.string()), ("evidence", pa.string()),
+    ("label_failed", pa.bool_()), ("pearson", pa.float64()), ("f1", pa.float64()),
+    ("pearson_balanced", pa.float64()), ("f1_balanced", pa.float64()),
+    ("threshold", pa.float64()), ("n_scored", pa.int64()), ("n_scored_active", pa.int64()),
+    ("prediction_failures", pa.int64()), ("keywords", pa.list_(pa.string())),
+    ("contrast", pa.string()), ("mixed", pa.bool_())])
 
 
 def finish_table(results: pa.Table, stats: pa.Table, clean: CleanCriteria) -> pa.Table:
     """Join scores with feature statistics, flag generic and duplicate labels, mark clean ones.
 
-    Columns: feature, label, backend, pearson, f1, pearson_balanced, f1_balanced, density,
-    mean_activation, top_rows, top_values, n_scored, n_scored_active, threshold, evidence,
-    label_failed, prediction_failures, generic, duplicate_of (-1 if none), clean (on the
-    paper's design), clean_strict (on the realistic design).
+    Columns: feature, label, keywords, contrast, mixed, backend, pearson, f1,
+    pearson_balanced, f1_balanced, density, mean_activation, top_rows, top_values, n_scored,
+    n_scored_active, threshold, evidence, label_failed, prediction_failures, generic,
+    duplicate_of (-1 if none), clean (on the paper's design), clean_strict (on the realistic
+    design). A label held by several features stays plain on the best-scored one and gets
+    its strongest keyword on the others (``duplicate_of`` says which one kept it), so every
+    label names one feature.
     """
     results = results.sort_by("feature")
     features = results.column("feature").to_numpy()
@@ -144,7 +161,9 @@ def finish_table(results: pa.Table, stats: pa.Table, clean: CleanCriteria) -> pa
     density = picked.column("density").to_numpy()
     generic = np.array([is_generic(label) for label in labels], bool)
     duplicates = duplicate_of(labels, _numpy(results, "pearson"), features)
-    usable = (density < clean.max_density) & ~generic & (duplicates < 0) & ~_numpy(
+    keywords = results.column("keywords").to_pylist()
+    mixed = _numpy(results, "mixed").astype(bool)
+    usable = (density < clean.max_density) & ~generic & (duplicates < 0) & ~mixed & ~_numpy(
         results, "label_failed")
 
     def passes(suffix: str) -> np.ndarray:
@@ -153,7 +172,10 @@ def finish_table(results: pa.Table, stats: pa.Table, clean: CleanCriteria) -> pa
 
     columns = {
         "feature": results.column("feature").cast(pa.int32()),
-        "label": results.column("label"),
+        "label": pa.array(disambiguate(labels, keywords, duplicates), pa.string()),
+        "keywords": results.column("keywords"),
+        "contrast": results.column("contrast"),
+        "mixed": pa.array(mixed),
         "backend": results.column("backend"),
         "pearson": results.column("pearson"),
         "f1": results.column("f1"),

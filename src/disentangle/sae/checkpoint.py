@@ -13,14 +13,16 @@ The files (named by :class:`~disentangle.workspace.SAEFolder`, each written atom
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from disentangle.errors import DisentangleError
-from disentangle.io import atomic_path, read_json, write_json
+from disentangle.io import DamagedFile, atomic_path, checked_read, read_json, write_json
 from disentangle.sae.model import SAEConfig, TopKSAE
 from disentangle.sae.variants import build_sae
 from disentangle.workspace import SAEFolder
@@ -46,7 +48,10 @@ def save_state(out_dir: Path, state: dict[str, Any]) -> None:
 
 def load_state(out_dir: Path) -> dict[str, Any] | None:
     path = SAEFolder(out_dir).state_path
-    return torch.load(path, map_location="cpu", weights_only=True) if path.exists() else None
+    if not path.exists():
+        return None
+    return checked_read(path, lambda p: torch.load(p, map_location="cpu", weights_only=True),
+                        (RuntimeError, pickle.UnpicklingError))
 
 
 def save_weights(out_dir: Path, sae: TopKSAE) -> None:
@@ -69,8 +74,18 @@ def load_sae(directory: str | os.PathLike[str], device: str = "cpu") -> tuple[To
             f"{folder.root}: no finished SAE here (missing {folder.weights_path.name} or "
             f"{folder.config_path.name}); train one first or point at the right directory"
         )
-    sae = build_sae(SAEConfig(**meta["sae"]))
-    sae.load_state_dict(load_file(os.fspath(folder.weights_path)))
+    try:
+        config = SAEConfig(**meta["sae"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise DamagedFile(folder.config_path, f"no valid SAE config: {error}") from None
+    sae = build_sae(config)
+    weights = checked_read(folder.weights_path, lambda p: load_file(os.fspath(p)),
+                           (SafetensorError,))
+    try:
+        sae.load_state_dict(weights)
+    except RuntimeError as error:  # weights of another shape than the config describes
+        raise DamagedFile(folder.weights_path, f"does not match {folder.config_path.name}: "
+                          f"{str(error).splitlines()[-1].strip()}") from None
     return sae.to(device).eval(), meta
 
 

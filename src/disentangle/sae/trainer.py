@@ -369,7 +369,7 @@ def train_many(
             )
         if checkpoint.is_finished(out_dir):
             sae, stored_meta = checkpoint.load_sae(out_dir, spec.train_config.device)
-            history = checkpoint.load_state(out_dir)["history"]
+            history = (checkpoint.load_state(out_dir) or {}).get("history", [])
             results[i] = TrainResult(sae, stored_meta, history, out_dir)
         else:
             pending.append((i, spec, meta))

@@ -1,14 +1,26 @@
 """Steerable semantic search over SAE features: edits, steering modes, filters, indexes."""
 
-from disentangle.search.edits import Edit, FeatureResolver, ResolvedEdit, down, parse_edit, up
+from disentangle.search.edits import (
+    Edit,
+    FeatureResolver,
+    ResolvedEdit,
+    down,
+    parse_edit,
+    parse_id,
+    parse_target,
+    up,
+)
 from disentangle.search.evaluation import (
+    Case,
     QuerySet,
     evaluate_steering,
     load_query_set,
+    summarise,
     summary_markdown,
-    target_feature,
+    targets,
 )
 from disentangle.search.filters import FeatureIndex, Filters, MetadataIndex, build_mask
+from disentangle.search.hybrid import DEFAULT_BLEND, FeatureTerms, hybrid_rank
 from disentangle.search.index import ExactIndex, FaissIndex, IndexKind, VectorIndex, make_index
 from disentangle.search.searcher import (
     Contribution,
@@ -21,6 +33,8 @@ from disentangle.search.searcher import (
 from disentangle.search.steer import Steered, steer
 
 __all__ = [
+    "DEFAULT_BLEND",
+    "Case",
     "Contribution",
     "Edit",
     "ExactIndex",
@@ -28,6 +42,7 @@ __all__ = [
     "FeatureIndex",
     "FeatureInfo",
     "FeatureResolver",
+    "FeatureTerms",
     "Filters",
     "Hit",
     "IndexKind",
@@ -42,11 +57,15 @@ __all__ = [
     "build_mask",
     "down",
     "evaluate_steering",
+    "hybrid_rank",
     "load_query_set",
     "make_index",
     "parse_edit",
+    "parse_id",
+    "parse_target",
     "steer",
+    "summarise",
     "summary_markdown",
-    "target_feature",
+    "targets",
     "up",
 ]

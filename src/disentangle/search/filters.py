@@ -102,6 +102,18 @@ class FeatureIndex:
         return np.histogram(values, bins=bins,
                             range=(0.0, float(values.max()) if len(values) else 1.0))
 
+    def top_mean(self, count: int) -> np.ndarray:
+        """Per feature, the mean activation of its ``count`` strongest documents (0 when it is
+        never active): what "as strong as in its typical top documents" means, less sensitive
+        to a single outlier than the maximum."""
+        out = np.zeros(self.n_features, np.float32)
+        for feature in np.flatnonzero(np.diff(self.matrix.indptr)):
+            _, values = self.activations(feature)
+            if len(values) > count:
+                values = np.partition(values, len(values) - count)[-count:]
+            out[feature] = values.mean()
+        return out
+
     def top_rows(self, feature: int, count: int) -> np.ndarray:
         """The ``count`` rows with the largest activation of ``feature``, strongest first."""
         lo, hi = self.matrix.indptr[feature], self.matrix.indptr[feature + 1]

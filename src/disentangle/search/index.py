@@ -18,7 +18,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from disentangle.errors import DisentangleError
-from disentangle.io import atomic_path
+from disentangle.io import DamagedFile, atomic_path, checked_read
 
 BLOCK_ROWS = 65_536
 SUBSET_FRACTION = 0.1
@@ -38,7 +38,7 @@ def _as_matrix(queries: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
 
 
-def _top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Top ``k`` columns of each row of ``scores`` ``[m, c]``, sorted descending."""
     columns = scores.shape[1]
     if k < columns:
@@ -67,7 +67,7 @@ def exact_subset(embeddings: np.ndarray, queries: np.ndarray, k: int,
     if allowed.size == 0:
         return _pad(np.empty((q.shape[0], 0), np.float32), np.empty((q.shape[0], 0)), k)
     scores = np.asarray(embeddings[allowed], dtype=np.float32) @ q.T
-    top, cols = _top_k(scores.T, k)
+    top, cols = top_k(scores.T, k)
     return _pad(top, allowed[cols], k)
 
 
@@ -83,6 +83,15 @@ class ExactIndex:
     def __len__(self) -> int:
         return self.embeddings.shape[0]
 
+    def scores(self, query: np.ndarray) -> np.ndarray:
+        """Float32 ``[documents]`` inner products of one query with every row."""
+        q = _as_matrix(query)[0]
+        out = np.empty(len(self), np.float32)
+        for start in range(0, len(self), self.block_rows):
+            stop = min(start + self.block_rows, len(self))
+            out[start:stop] = self.embeddings[start:stop] @ q
+        return out
+
     def search(self, queries: np.ndarray, k: int,
                mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         q = _as_matrix(queries)
@@ -95,11 +104,11 @@ class ExactIndex:
             scores = (self.embeddings[start:stop] @ q.T).T
             if mask is not None:
                 scores[:, ~mask[start:stop]] = -np.inf
-            top, cols = _top_k(scores, k)
+            top, cols = top_k(scores, k)
             best_scores.append(top)
             best_rows.append(cols + start)
         scores, rows = np.concatenate(best_scores, axis=1), np.concatenate(best_rows, axis=1)
-        top, cols = _top_k(scores, k)
+        top, cols = top_k(scores, k)
         return _pad(top, np.take_along_axis(rows, cols, axis=1), k)
 
 
@@ -160,7 +169,10 @@ class FaissIndex:
              effort: int | None = None) -> FaissIndex:
         import faiss
 
-        return cls(faiss.read_index(str(path)), embeddings, kind, effort)
+        index = checked_read(path, lambda p: faiss.read_index(str(p)), (RuntimeError,))
+        if index.ntotal != len(embeddings):
+            raise DamagedFile(path, f"{index.ntotal} vectors for {len(embeddings)} embeddings")
+        return cls(index, embeddings, kind, effort)
 
     def __len__(self) -> int:
         return self.index.ntotal

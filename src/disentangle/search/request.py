@@ -7,8 +7,9 @@ import math
 from dataclasses import dataclass
 
 from disentangle.errors import DisentangleError
-from disentangle.search.edits import Edit, parse_edit
+from disentangle.search.edits import Edit, parse_edit, parse_target
 from disentangle.search.filters import Filters
+from disentangle.search.hybrid import DEFAULT_BLEND, MAX_BLEND
 from disentangle.search.steer import MODES
 
 MAX_QUERY_CHARS = 1000
@@ -32,6 +33,7 @@ class SearchRequest:
     require: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     mode: str = "residual"
+    blend: float = DEFAULT_BLEND
 
     def validate(self) -> None:
         """Bounds a client could exceed, as one clear message each (the API answers 422)."""
@@ -48,6 +50,8 @@ class SearchRequest:
             raise DisentangleError(f"at most {MAX_CATEGORIES} categories")
         if self.mode not in MODES:
             raise DisentangleError(f"unknown mode {self.mode!r}; use {', '.join(MODES)}")
+        if not (math.isfinite(self.blend) and 0.0 <= self.blend <= MAX_BLEND):
+            raise DisentangleError(f"blend must be between 0 and {MAX_BLEND:g}")
 
     def parsed_edits(self) -> list[Edit]:
         edits = [parse_edit(t) for t in self.edits]
@@ -63,8 +67,3 @@ class SearchRequest:
                                    require=[parse_target(t) for t in self.require],
                                    exclude=[parse_target(t) for t in self.exclude])
         return None if filters.empty else filters
-
-
-def parse_target(text: str) -> int | str:
-    """A feature or family named by number stays a number; anything else is a label."""
-    return int(text) if text.strip().isdigit() else text.strip()

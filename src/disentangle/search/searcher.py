@@ -5,13 +5,14 @@ rows, the query ``q ≈ Σ_f q_f d_f + …`` and a document ``e ≈ Σ_f a_f d_f
 ``⟨q, e⟩ = Σ_f q_f a_f + (cross terms between different features, biases and residuals)``.
 A shared feature's *contribution* is its diagonal term ``q_f · a_f``, with ``q_f`` the
 activation in the code of the steered unit query (re-encoded, so the explanation describes
-the vector that was actually ranked, in every mode). ``other`` is the rest of the score, so
-``Σ contributions + other == score`` exactly.
+the vector that was actually ranked, in every mode). ``other`` is the rest of the cosine, and
+``boost`` the hybrid term of the edited features (:mod:`disentangle.search.hybrid`), so
+``Σ contributions + other + boost == score`` exactly.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
@@ -24,10 +25,14 @@ from disentangle.errors import DisentangleError
 from disentangle.sae.model import TopKSAE
 from disentangle.search.edits import Edit, FeatureResolver, ResolvedEdit
 from disentangle.search.filters import FeatureIndex, Filters, MetadataIndex, build_mask
+from disentangle.search.hybrid import DEFAULT_BLEND, MAX_BLEND, FeatureTerms, hybrid_rank
 from disentangle.search.index import IndexKind, VectorIndex, make_index
 from disentangle.search.steer import Steered, SteerMode, steer
 
 TOP_TITLES = 3
+TYPICAL_TOP_DOCUMENTS = 10
+"""A feature's typical activation (the unit of strength) is its mean over this many of its
+strongest documents."""
 
 
 class QueryEmbedder(Protocol):
@@ -65,10 +70,15 @@ class Hit:
     year: int | None
     categories: tuple[str, ...]
     score: float
+    """What the hit was ranked by: ``similarity + boost``."""
+    similarity: float
+    """Cosine between the steered query and the document."""
+    boost: float
+    """Hybrid term of the edited features active in the document (0 without edits)."""
     explanation: tuple[Contribution, ...]
     """Shared features, largest contribution first."""
     other: float
-    """Score not attributed to shared features: ``score − Σ contributions``."""
+    """Similarity not attributed to shared features: ``similarity − Σ contributions``."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +91,10 @@ class SearchResult:
     steered_features: tuple[FeatureInfo, ...]
     drift: float
     """Cosine between the steered and the original query embedding."""
+    blend: float
+    """Score per unit of edit weight that documents carrying an edited feature gain/lose."""
+    boost_share: float
+    """Share of the hits' summed score that comes from the hybrid terms (0 = pure dense)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready structure for the CLI's ``--json`` and the web app."""
@@ -101,6 +115,7 @@ class Searcher:
         families: Mapping[int | str, Sequence[int]] | None = None,
         family_labels: Mapping[int | str, str] | None = None,
         index: IndexKind | VectorIndex = "exact",
+        secondary: Collection[int] = (),
     ) -> None:
         if not (embeddings.shape[0] == corpus.num_rows == len(codes)):
             raise DisentangleError(
@@ -111,13 +126,14 @@ class Searcher:
         self.sae = sae.eval()
         self.codes = codes
         self.embedder = query_embedder
-        self.resolver = FeatureResolver(sae.config.n, labels, families, family_labels)
+        self.resolver = FeatureResolver(sae.config.n, labels, families, family_labels,
+                                        secondary)
         self.index = make_index(embeddings, index) if isinstance(index, str) else index
         self.features = FeatureIndex(codes)
         self.metadata = MetadataIndex(corpus)
         self.decoder = sae.W_dec.detach().cpu().float().numpy()
         self.b_pre = sae.b_pre.detach().cpu().float().numpy()
-        typical = self.features.max_activation.astype(np.float32)
+        typical = self.features.top_mean(TYPICAL_TOP_DOCUMENTS)
         live = typical > 0
         # A feature never active in the corpus still needs a unit for ``raise``.
         typical[~live] = float(np.median(typical[live])) if live.any() else 1.0
@@ -161,14 +177,26 @@ class Searcher:
         return x, code, steer(x, code, self.resolve(edits), self.decoder, self.b_pre,
                               self.typical, mode)
 
-    def rank(self, vector: np.ndarray, k: int,
-             mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Top-``k`` ``(scores, rows)`` for one vector, padding dropped."""
+    def terms(self, edits: Sequence[ResolvedEdit], code: Mapping[int, float],
+              blend: float = DEFAULT_BLEND) -> FeatureTerms:
+        """The hybrid terms of ``edits`` applied to a query whose code is ``code``."""
+        weights: dict[int, float] = {}
+        current = dict(code)
+        for edit in edits:
+            typical = float(self.typical[edit.feature])
+            value = current.get(edit.feature, 0.0)
+            weights[edit.feature] = weights.get(edit.feature, 0.0) + edit.weight(value, typical)
+            current[edit.feature] = edit.apply(value, typical)
+        return FeatureTerms.build(self.features, weights, self.typical, blend)
+
+    def rank(self, vector: np.ndarray, k: int, mask: np.ndarray | None = None,
+             terms: FeatureTerms | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Top-``k`` ``(scores, rows, similarities)`` for one vector under the hybrid score
+        (plain dense search without ``terms``), padding dropped."""
         if k < 1:
             raise DisentangleError(f"k must be at least 1, got {k}")
-        scores, rows = self.index.search(vector, k, mask)
-        keep = rows[0] >= 0
-        return scores[0][keep], rows[0][keep]
+        empty = FeatureTerms(np.empty(0, np.int64), np.empty(0, np.float32))
+        return hybrid_rank(self.index, self.embeddings, vector, k, terms or empty, mask)
 
     # -- the public queries ------------------------------------------------------------------
 
@@ -179,26 +207,33 @@ class Searcher:
         k: int = 10,
         filters: Filters | None = None,
         mode: SteerMode = "residual",
+        blend: float = DEFAULT_BLEND,
     ) -> SearchResult:
         """Top-``k`` documents for ``query`` after ``edits``, each hit explained."""
+        if not 0.0 <= blend <= MAX_BLEND:
+            raise DisentangleError(f"blend must be between 0 and {MAX_BLEND:g}, got {blend:g}")
         resolved = self.resolve(edits)
         x = self.embed(query)
         code = self.encode(x)
         steered = steer(x, code, resolved, self.decoder, self.b_pre, self.typical, mode)
-        scores, rows = self.rank(steered.vector, k, self.mask(filters))
         unmoved = np.array_equal(steered.vector, x)
         steered_code = code if unmoved else self.encode(steered.vector)
+        scores, rows, similarity = self.rank(steered.vector, k, self.mask(filters),
+                                             self.terms(resolved, code, blend))
         shown = dict(steered_code)
         for edit in resolved:  # keep removed features visible, at 0
             shown.setdefault(edit.feature, 0.0)
+        total = float(np.abs(scores).sum())
         return SearchResult(
             query=query,
             mode=mode,
             edits=tuple(resolved),
-            hits=self._hits(scores, rows, steered_code),
+            hits=self._hits(scores, rows, similarity, steered_code),
             query_features=self._infos([(f, v, v) for f, v in _by_value(code)]),
             steered_features=self._infos([(f, v, code.get(f, 0.0)) for f, v in _by_value(shown)]),
             drift=steered.drift,
+            blend=blend if resolved else 0.0,
+            boost_share=float(np.abs(scores - similarity).sum()) / total if total else 0.0,
         )
 
     def query_features(self, query: str, top: int = 8) -> list[FeatureInfo]:
@@ -229,13 +264,14 @@ class Searcher:
         return tuple(FeatureInfo(f, self.resolver.label(f), float(activation), float(original),
                                  self._top_titles[f]) for f, activation, original in items)
 
-    def _hits(self, scores: np.ndarray, rows: np.ndarray,
+    def _hits(self, scores: np.ndarray, rows: np.ndarray, similarity: np.ndarray,
               query_code: Mapping[int, float]) -> tuple[Hit, ...]:
         table = self.corpus.select(
             [c for c in ("id", "title", "year", "categories") if c in self.corpus.column_names]
         ).take(pa.array(rows.astype(np.int64))).to_pylist()
         hits = []
-        for score, row, record in zip(scores.tolist(), rows.tolist(), table, strict=True):
+        for score, cosine, row, record in zip(scores.tolist(), similarity.tolist(), rows.tolist(),
+                                              table, strict=True):
             doc = zip(self.codes.indices[row].tolist(), self.codes.values[row].tolist(),
                       strict=True)
             shared = sorted(
@@ -245,8 +281,8 @@ class Searcher:
             hits.append(Hit(
                 row=row, id=str(record.get("id", row)), title=record.get("title") or "",
                 year=record.get("year"), categories=tuple(record.get("categories") or ()),
-                score=score, explanation=tuple(shared),
-                other=score - sum(c.contribution for c in shared)))
+                score=score, similarity=cosine, boost=score - cosine, explanation=tuple(shared),
+                other=cosine - sum(c.contribution for c in shared)))
         return tuple(hits)
 
 

@@ -13,6 +13,7 @@ from disentangle.stages.families import FamilyBuildReport, FamilyView, describe
 from disentangle.stages.families import build as build_families
 from disentangle.stages.families import load as load_families
 from disentangle.stages.families import summary as families_summary
+from disentangle.stages.feature_map import build_feature_map
 from disentangle.stages.interpretation import interpret
 from disentangle.stages.readers import (
     codes,
@@ -36,11 +37,38 @@ from disentangle.stages.search import ann_index, searcher
 from disentangle.stages.trends import TrendsReport, trends
 
 __all__ = [
-    "Comparison", "EmbedReport", "EncodeReport", "FamilyBuildReport", "FamilyView",
-    "IngestReport", "InterpretReport", "SteeringEvalReport", "SweepReport", "TrainReport",
-    "TrendsReport", "ann_index", "build_families", "codes", "compare", "corpus_texts",
-    "describe", "embed", "encode", "evaluate_steering_sets", "families", "families_summary",
-    "ingest", "interpret",
-    "load_families", "open_sae", "provenance", "query_embedder", "searcher", "sweep", "train",
-    "trends", "wider_saes",
+    "Comparison",
+    "EmbedReport",
+    "EncodeReport",
+    "FamilyBuildReport",
+    "FamilyView",
+    "IngestReport",
+    "InterpretReport",
+    "SteeringEvalReport",
+    "SweepReport",
+    "TrainReport",
+    "TrendsReport",
+    "ann_index",
+    "build_families",
+    "build_feature_map",
+    "codes",
+    "compare",
+    "corpus_texts",
+    "describe",
+    "embed",
+    "encode",
+    "evaluate_steering_sets",
+    "families",
+    "families_summary",
+    "ingest",
+    "interpret",
+    "load_families",
+    "open_sae",
+    "provenance",
+    "query_embedder",
+    "searcher",
+    "sweep",
+    "train",
+    "trends",
+    "wider_saes",
 ]

@@ -48,7 +48,8 @@ def ingest(workspace: Workspace, report: LoadReport, sources: list[str]) -> Inge
     table = report.table
     digest = corpus_hash(table)
     previous = workspace.stage("corpus")
-    unchanged = previous is not None and previous["corpus_hash"] == digest
+    unchanged = (previous is not None and previous["corpus_hash"] == digest
+                 and workspace.corpus_path.exists())
     if not unchanged:
         workspace.store_corpus(table, {
             "documents": table.num_rows, "corpus_hash": digest, "sources": sources,
@@ -166,7 +167,7 @@ def encode(workspace: Workspace, name: str | None = None, *,
     model_hash = file_hash(folder.weights_path)
     previous = workspace.stage(stage)
     if (previous is not None and previous["corpus_hash"] == workspace.corpus_hash()
-            and previous["model_hash"] == model_hash):
+            and previous["model_hash"] == model_hash and folder.codes_dir.is_dir()):
         return EncodeReport(name, SparseCodes.load(folder), unchanged=True)
     embeddings = workspace.embeddings()
     total, done = embeddings.shape[0], 0

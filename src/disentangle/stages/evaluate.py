@@ -2,31 +2,79 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pyarrow as pa
+
+from disentangle.errors import DisentangleError
 from disentangle.io import write_json, write_parquet, write_text
-from disentangle.search import evaluate_steering, load_query_set, summary_markdown
+from disentangle.search import (
+    DEFAULT_BLEND,
+    evaluate_steering,
+    load_query_set,
+    summarise,
+    summary_markdown,
+    targets,
+)
+from disentangle.search.evaluation import (
+    DENSITY_RANGE,
+    SEED,
+    STRENGTHS,
+    Rewriter,
+    clean_features,
+)
+from disentangle.search.judge_packets import PACKET_SEED, build_packet, write_packet
 from disentangle.stages.reports import SteeringEvalReport
 from disentangle.stages.search import searcher
 from disentangle.workspace import Workspace
 
+STEERING_STEM = "steering"
+"""``eval/steering.parquet`` (per query), ``.json`` (summary, targets, cases), ``.md``."""
+
 
 def evaluate_steering_sets(workspace: Workspace, name: str | None = None,
-                           sets: tuple[str, ...] = ("astro", "ml"),
-                           mode: str = "residual") -> SteeringEvalReport:
-    """Feature steering against query rewriting on each query set; per-query rows and a
-    summary per set, plus one markdown report, in the SAE's evaluation folder."""
+                           sets: Sequence[str] = ("astro", "ml"), seed: int = SEED,
+                           blend: float = DEFAULT_BLEND,
+                           strengths: Sequence[float] = STRENGTHS,
+                           density_range: tuple[float, float] = DENSITY_RANGE,
+                           llm: Callable[[], Rewriter] | None = None,
+                           packets: Path | None = None,
+                           packet_seed: int = PACKET_SEED) -> SteeringEvalReport:
+    """The paper's steering protocol on each query set (see
+    :mod:`disentangle.search.evaluation`): per-query rows, a summary with the issue's targets
+    and a markdown table in the SAE's evaluation folder; with ``packets``, a blind judge packet
+    and its key in that folder. ``llm`` makes the LLM rewriter, when one is configured."""
     folder = workspace.sae(name)
     engine = searcher(workspace, folder.name)
-    summaries, paths = [], []
+    clean = clean_features(folder.features(["feature", "clean"]))
+    rewriter = llm() if llm is not None else None
+    tables, cases = [], []
     for set_name in sets:
-        query_set = load_query_set(set_name)
-        table, summary = evaluate_steering(engine, query_set, mode=mode)
-        table_path, summary_path = folder.eval_paths(
-            f"steering-{query_set.name.removesuffix('.json').replace('/', '_')}-{mode}")
-        write_parquet(table_path, table)
-        write_json(summary_path, summary)
-        summaries.append(summary)
-        paths += [table_path, summary_path]
-    markdown = summary_markdown(summaries)
-    report_path = folder.eval_report_path(f"steering-{mode}")
+        table, drawn = evaluate_steering(engine, load_query_set(set_name), clean, seed=seed,
+                                         blend=blend, strengths=tuple(strengths),
+                                         llm=rewriter, density_range=density_range)
+        if not drawn:
+            raise DisentangleError(
+                f"no query of {set_name} lacks a clean feature of density "
+                f"{density_range[0]:g}–{density_range[1]:g}; widen --density or label the "
+                "features")
+        tables.append(table)
+        cases += [(set_name, case) for case in drawn]
+    table = pa.concat_tables(tables)
+    summary = summarise(table)
+    checks = targets(summary)
+    table_path, summary_path = folder.eval_paths(STEERING_STEM)
+    write_parquet(table_path, table)
+    write_json(summary_path, {"seed": seed, "blend": blend, "strengths": list(strengths),
+                              "density_range": list(density_range), "llm": llm is not None,
+                              "cases": [{"set": s, **vars(c)} for s, c in cases],
+                              "summary": summary, "targets": checks})
+    markdown = summary_markdown(summary)
+    report_path = folder.eval_report_path(STEERING_STEM)
     write_text(report_path, markdown + "\n")
-    return SteeringEvalReport(folder.name, summaries, markdown, [*paths, report_path])
+    paths = [table_path, summary_path, report_path]
+    if packets is not None:
+        packet, key = build_packet(engine, cases, clean, packet_seed, blend=blend)
+        paths += write_packet(packets, STEERING_STEM, packet, key)
+    return SteeringEvalReport(folder.name, summary, markdown, paths, checks, len(cases))

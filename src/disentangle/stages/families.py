@@ -33,10 +33,11 @@ from disentangle.families import (
     write_tree_graphml,
 )
 from disentangle.interpret import OfflineBackend
+from disentangle.interpret.phrases import LabelCoverage, PhraseIndex
 from disentangle.io import write_json, write_parquet
 from disentangle.stages.family_scoring import score_families
 from disentangle.stages.readers import codes as stored_codes
-from disentangle.stages.readers import corpus_texts, open_sae, query_embedder
+from disentangle.stages.readers import corpus_texts, query_embedder
 from disentangle.workspace import Workspace
 
 Variant = Literal["count", "activation"]
@@ -69,6 +70,28 @@ def label_list(workspace: Workspace, name: str, n_features: int) -> list[str] | 
 def _density(workspace: Workspace, name: str) -> np.ndarray:
     return workspace.sae_folder(name).feature_stats(["feature", "density"]) \
         .column("density").to_numpy()
+
+
+def label_coverage(workspace: Workspace, name: str) -> LabelCoverage | None:
+    """How well one feature's label and keywords cover another's top documents (None before
+    ``interpret``): what keeps a family's root at least as broad as its members."""
+    folder = workspace.sae_folder(name)
+    if not folder.has_features:
+        return None
+    table = folder.features()
+    keywords = (table.column("keywords").to_pylist() if "keywords" in table.column_names
+                else [[]] * table.num_rows)
+    mixed = (table.column("mixed").to_pylist() if "mixed" in table.column_names
+             else [False] * table.num_rows)
+    descriptions = {
+        int(f): [*([] if m else [label or ""]), *(k or [])]
+        for f, label, k, m in zip(table.column("feature").to_pylist(),
+                                  table.column("label").to_pylist(), keywords, mixed,
+                                  strict=True)}
+    stats = folder.feature_stats(["feature", "top_rows"])
+    top_rows = dict(zip(stats.column("feature").to_pylist(), stats.column("top_rows").to_pylist(),
+                        strict=True))
+    return LabelCoverage(PhraseIndex(corpus_texts(workspace)), descriptions, top_rows)
 
 
 def _candidates(workspace: Workspace, name: str, density: np.ndarray,
@@ -111,7 +134,9 @@ def build(
     candidates, note = _candidates(workspace, name, density, all_features)
     notes = [note] if note else []
     weights = edge_weights(codes, WEIGHTING[variant], threshold)  # type: ignore[arg-type]
-    built = build_families(weights, density, candidates, iterations=iterations)
+    coverage = label_coverage(workspace, name)
+    built = build_families(weights, density, candidates, iterations=iterations,
+                           belongs=coverage.belongs if coverage is not None else None)
     families = built.families
     labels = label_list(workspace, name, codes.n_features)
     scores: dict[str, list[float]] = {}
@@ -141,10 +166,9 @@ def build(
 def _score(workspace: Workspace, name: str, codes: SparseCodes, families: list[Family],
            on_progress: Callable[[int, int], None] | None) -> dict[str, list[float]]:
     """Offline scoring of family labels (label-embedding cosine on held-out documents)."""
-    _, sae, _ = open_sae(workspace, name)
     texts = corpus_texts(workspace)
     embeddings = workspace.embeddings()
-    backend = OfflineBackend(texts, embeddings, sae, query_embedder(workspace))
+    backend = OfflineBackend(texts, embeddings, query_embedder(workspace))
     done = 0
 
     def advance(batch: int) -> None:

@@ -39,13 +39,13 @@ def interpret(
     Resumable: finished batches of features are kept in the SAE folder and skipped on
     re-run, so an interrupted LLM run never pays twice.
     """
-    name, sae, _ = open_sae(workspace, name)
+    name, _, _ = open_sae(workspace, name)
     folder = workspace.sae_folder(name)
     sae_codes = codes(workspace, name)
     texts = corpus_texts(workspace)
     embeddings = workspace.embeddings()
     if backend == "offline":
-        labeller = OfflineBackend(texts, embeddings, sae, query_embedder(workspace))
+        labeller = OfflineBackend(texts, embeddings, query_embedder(workspace))
     elif backend == "llm":
         client = ChatClient(ChatConfig.load(llm_config), cache_dir=workspace.cache_root / "llm")
         labeller = LLMBackend(texts, client)

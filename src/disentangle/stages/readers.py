@@ -64,6 +64,21 @@ def families(workspace: Workspace, name: str) -> list[Family]:
     return families_from_table(folder.families()) if folder.has_families else []
 
 
+def secondary_features(workspace: Workspace, name: str) -> list[int]:
+    """Features a label lookup prefers others to: duplicates of another's label, and mixed
+    features (see :class:`disentangle.search.FeatureResolver`)."""
+    folder = workspace.sae_folder(name)
+    if not folder.has_features:
+        return []
+    table = folder.features()
+    secondary = np.zeros(table.num_rows, bool)
+    if "duplicate_of" in table.column_names:
+        secondary |= table.column("duplicate_of").to_numpy() >= 0
+    if "mixed" in table.column_names:
+        secondary |= table.column("mixed").to_numpy(zero_copy_only=False).astype(bool)
+    return table.column("feature").to_numpy()[secondary].tolist()
+
+
 def file_hash(path: Path) -> str:
     """SHA-256 of a file, read in blocks (model weights decide whether codes are stale)."""
     digest = hashlib.sha256()

@@ -84,5 +84,10 @@ class InterpretReport:
 class SteeringEvalReport:
     name: str
     summaries: list[dict[str, Any]]
+    """One entry per (set, operation, method, strength): means of the measures."""
     markdown: str
     paths: list[Path] = field(default_factory=list)
+    """Rows, summary, markdown; then the judge packet and its key when asked for."""
+    targets: list[dict[str, Any]] = field(default_factory=list)
+    """Per set: the issue's targets checked on the summary."""
+    queries: int = 0

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from disentangle.embed import Embedder
 from disentangle.errors import DisentangleError
-from disentangle.io import read_json, write_json
+from disentangle.io import DamagedFile, read_json, write_json
 from disentangle.search import FaissIndex, IndexKind, Searcher
-from disentangle.stages.readers import codes, families, open_sae, query_embedder
+from disentangle.stages.readers import (
+    codes,
+    families,
+    open_sae,
+    query_embedder,
+    secondary_features,
+)
 from disentangle.workspace import Workspace
 
 
@@ -22,7 +28,8 @@ def searcher(workspace: Workspace, name: str | None = None,
                     labels=workspace.sae_folder(name).labels(),
                     families={f.id: f.members for f in built},
                     family_labels={f.id: f.label for f in built if f.label},
-                    index=index if index == "exact" else ann_index(workspace, index))
+                    index=index if index == "exact" else ann_index(workspace, index),
+                    secondary=secondary_features(workspace, name))
 
 
 def ann_index(workspace: Workspace, kind: IndexKind) -> FaissIndex:
@@ -36,7 +43,10 @@ def ann_index(workspace: Workspace, kind: IndexKind) -> FaissIndex:
     built_from = workspace.require("embeddings", "embed")
     path, record_path = workspace.index_path(kind), workspace.index_record_path(kind)
     if path.exists() and record_path.exists() and read_json(record_path) == built_from:
-        return FaissIndex.load(path, embeddings, kind)
+        try:
+            return FaissIndex.load(path, embeddings, kind)
+        except DamagedFile:
+            pass  # a cache: rebuild it
     index = FaissIndex.build(embeddings, kind)
     index.save(path)
     write_json(record_path, built_from)

@@ -42,9 +42,13 @@ function debounce(fn, ms) {
 const fmt = (x, digits = 3) => (x === null || x === undefined ? "–" : Number(x).toFixed(digits));
 const pct = (x) => (x >= 0.01 ? `${(100 * x).toFixed(1)}%` : `${(100 * x).toPrecision(2)}%`);
 
-/** A feature's display name: its label, else "#id" plus its strongest document's title. */
+/** A feature's display name: its label (keywords beside it, muted), else "#id" plus its
+ * strongest document's title. */
 function featureName(f) {
-  if (f.label) return h("span", { class: "fname" }, f.label);
+  if (f.label) {
+    return h("span", { class: "fname" }, f.label,
+      f.keywords && f.keywords.length ? h("span", { class: "keywords" }, ` · ${f.keywords.join(", ")}`) : null);
+  }
   return h("span", { class: "fname unlabelled", title: f.hint || "" },
     `#${f.feature}`, f.hint ? h("span", { class: "hint" }, ` ${f.hint}`) : null);
 }
@@ -100,6 +104,10 @@ function searchView() {
   const mode = h("select", { id: "mode", title: "How edits become a query vector" },
     (info ? info.modes : ["residual"]).map((m) =>
       h("option", { value: m, selected: m === (p.get("mode") || "residual") }, m)));
+  const defaultBlend = info ? info.default_blend : 0.15;
+  const blend = h("input", { id: "blend", type: "number", min: 0, max: info ? info.limits.blend : 2,
+    step: 0.05, value: p.get("blend") || defaultBlend, size: 5,
+    title: "Blend: score a hit gains (loses) per unit of a raised (lowered) feature it carries; 0 moves the query vector only" });
   const submit = (event) => {
     event.preventDefault();
     const text = query.value.trim();
@@ -112,11 +120,13 @@ function searchView() {
     years.value.trim() ? p.set("year", years.value.trim()) : p.delete("year");
     k.value === "10" ? p.delete("k") : p.set("k", k.value);
     mode.value === "residual" ? p.delete("mode") : p.set("mode", mode.value);
+    Number(blend.value) === defaultBlend ? p.delete("blend") : p.set("blend", blend.value);
     runSearch();
   };
   const form = h("form", { class: "searchbar", onsubmit: submit },
     h("div", { class: "row" }, query, h("button", { type: "submit", class: "primary" }, "Search")),
-    h("div", { class: "row filters" }, years, cats, k, mode));
+    h("div", { class: "row filters" }, years, cats, k, mode,
+      h("label", { class: "blend", for: "blend" }, "blend ", blend)));
   const layout = h("div", { class: "search-layout" },
     h("section", { id: "results", class: "results" }, intro()),
     h("aside", { id: "steer", class: "steer" }));
@@ -159,8 +169,14 @@ function renderResults(data) {
   const results = document.getElementById("results");
   const summary = h("div", { class: "summary" },
     `${data.hits.length} results`,
-    data.edits.length ? h("span", { class: "drift", title: "cosine between the steered and the original query" },
-      ` · steered (cosine to original ${fmt(data.drift, 2)})`) : null);
+    data.edits.length ? h("span", { class: "drift" },
+      " · steered: ",
+      h("span", { title: "drift: cosine between the steered and the original query (1 = unmoved)" },
+        `drift ${fmt(data.drift, 2)}`),
+      " · ",
+      h("span", { title: "blend: score per unit of edit that a hit carrying an edited feature gains or loses" },
+        `blend ${fmt(data.blend, 2)}: feature terms give ${Math.round(100 * data.boost_share)}% of the score`))
+      : null);
   if (!data.hits.length) {
     results.replaceChildren(summary, message("No abstract passes these filters."));
     return;
@@ -174,7 +190,8 @@ function hitCard(hit) {
   return h("article", { class: "hit" },
     h("div", { class: "hit-head" },
       h("h3", {}, hit.title),
-      h("span", { class: "score", title: "cosine score" }, fmt(hit.score))),
+      h("span", { class: "score", title: hit.boost ? `cosine ${fmt(hit.similarity)} + feature term ${fmt(hit.boost)}` : "cosine score" },
+        fmt(hit.score), hit.boost ? h("small", { class: hit.boost > 0 ? "boost up" : "boost down" }, ` ${hit.boost > 0 ? "+" : ""}${fmt(hit.boost, 2)}`) : null)),
     h("div", { class: "meta" },
       hit.year ? h("span", {}, hit.year) : null,
       ...hit.categories.slice(0, 4).map((c) => h("span", { class: "tag" }, c)),
@@ -318,6 +335,7 @@ async function featureView(id) {
     h("div", { class: "feature-head" },
       h("div", {}, h("div", { class: "muted small" }, `Feature #${f.feature}`),
         h("h1", {}, f.label || h("span", { class: "unlabelled" }, "Unlabelled feature")),
+        f.keywords && f.keywords.length ? h("p", { class: "keywords" }, `Keywords: ${f.keywords.join(", ")}`) : null,
         !f.label ? h("p", { class: "muted" }, "Labels appear after `disentangle interpret`; its strongest abstracts are below.") : null,
         f.scores.evidence ? h("p", { class: "muted small evidence" }, `Evidence: ${f.scores.evidence}`) : null),
       h("a", { class: "button", href: `/?q=${encodeURIComponent(f.label || (f.hint || ""))}&e=${f.feature}:up1` }, "Search with it raised")),
@@ -406,17 +424,36 @@ async function familiesView() {
 
 // -- map ------------------------------------------------------------------------------------
 
+const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1",
+  "#ff9da7", "#9c755f", "#3b7dd8", "#8cd17d", "#d37295"];
+
+/** Colours for the most common values; everything rarer is grey. */
+function paletteFor(values) {
+  const counts = new Map();
+  for (const v of values) if (v !== null && v !== undefined && v !== "") counts.set(v, (counts.get(v) || 0) + 1);
+  const top = [...counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, PALETTE.length);
+  return new Map(top.map(([v], i) => [v, PALETTE[i]]));
+}
+
 async function mapView() {
-  view.replaceChildren(message("Projecting features…"));
+  view.replaceChildren(message("Loading the feature map…"));
   const data = await api("/api/map");
+  const n = data.x.length;
   const colour = h("select", { id: "colour" },
-    h("option", { value: "density" }, "colour by density"),
-    h("option", { value: "family", disabled: !info.has_families }, "colour by family"));
+    h("option", { value: "category" }, "colour by arXiv category"),
+    h("option", { value: "family", disabled: !info.has_families }, "colour by family"),
+    h("option", { value: "cluster" }, "colour by cluster"),
+    h("option", { value: "density" }, "colour by density"));
+  const search = h("input", { type: "search", id: "map-search", autocomplete: "off",
+    placeholder: data.labelled ? "Find features by label…" : "Find features by title words…" });
+  const found = h("span", { class: "muted small", id: "map-found" });
   const canvas = h("canvas", { id: "map", width: 1100, height: 680 });
   const tip = h("div", { class: "tooltip", hidden: true });
+  const legend = h("div", { class: "legend", id: "map-legend" });
   view.replaceChildren(h("div", { class: "map-head" }, h("h1", {}, "Feature map"),
-    h("span", { class: "muted" }, `${data.x.length.toLocaleString()} features, decoder directions projected by ${data.method.toUpperCase()}; blue = rare, orange = dense. Click a point to open it.`), colour),
-    h("div", { class: "map-wrap" }, canvas, tip));
+    h("span", { class: "muted" }, `${n.toLocaleString()} features laid out by ${data.method.toUpperCase()} (${data.space}, cosine), so features about similar things sit together. Click a point to open it.`)),
+    h("div", { class: "map-tools" }, search, found, colour),
+    h("div", { class: "map-wrap" }, canvas, tip), legend);
   const ctx = canvas.getContext("2d");
   const ratio = window.devicePixelRatio || 1;
   const cssWidth = canvas.clientWidth || 1100, cssHeight = 680;
@@ -425,32 +462,63 @@ async function mapView() {
   ctx.scale(ratio, ratio);
   const [xmin, xmax] = [Math.min(...data.x), Math.max(...data.x)];
   const [ymin, ymax] = [Math.min(...data.y), Math.max(...data.y)];
-  const pad = 16;
-  const px = data.x.map((x) => pad + (x - xmin) / (xmax - xmin || 1) * (cssWidth - 2 * pad));
-  const py = data.y.map((y) => pad + (1 - (y - ymin) / (ymax - ymin || 1)) * (cssHeight - 2 * pad));
-  // Colour by density rank: densities are heavy-tailed, so a linear scale is one colour.
-  const rank = new Array(data.density.length);
+  const pad = 24;
+  const sx = (x) => pad + (x - xmin) / (xmax - xmin || 1) * (cssWidth - 2 * pad);
+  const sy = (y) => pad + (1 - (y - ymin) / (ymax - ymin || 1)) * (cssHeight - 2 * pad);
+  const px = data.x.map(sx), py = data.y.map(sy);
+  // Density by rank: densities are heavy-tailed, so a linear scale is one colour.
+  const rank = new Array(n);
   data.density.map((d, i) => [d, i]).sort((a, b) => a[0] - b[0])
-    .forEach(([, i], r) => { rank[i] = r / Math.max(1, data.density.length - 1); });
-  const fill = (i) => {
-    if (colour.value === "family") {
-      const fam = data.family[i];
-      return fam === null ? "rgba(150,150,160,0.35)" : `hsla(${(fam * 137.5) % 360},65%,48%,0.8)`;
-    }
-    return `hsla(${230 - 200 * rank[i]},70%,${55 - 12 * rank[i]}%,0.75)`;
+    .forEach(([, i], r) => { rank[i] = r / Math.max(1, n - 1); });
+  const familyName = (f) => data.family_labels[String(f)] || `family ${f}`;
+  const clusterName = new Map(data.clusters.map((c) => [c.cluster, c.name]));
+  const palettes = {
+    category: paletteFor(data.category),
+    family: paletteFor(data.family),
+    cluster: paletteFor(data.cluster.filter((c) => c >= 0)),
   };
+  const keyOf = (mode, i) => mode === "category" ? data.category[i] : mode === "family" ? data.family[i] : data.cluster[i];
+  const fill = (i) => {
+    if (colour.value === "density") return `hsl(${230 - 200 * rank[i]},70%,${55 - 12 * rank[i]}%)`;
+    return palettes[colour.value].get(keyOf(colour.value, i)) || "#b8bcc6";
+  };
+  let matches = null;
   const draw = () => {
     ctx.clearRect(0, 0, cssWidth, cssHeight);
-    for (let i = 0; i < px.length; i++) {
+    ctx.globalAlpha = matches ? 0.18 : 0.8;
+    for (let i = 0; i < n; i++) {
       ctx.fillStyle = fill(i);
       ctx.beginPath(); ctx.arc(px[i], py[i], 2.6, 0, 2 * Math.PI); ctx.fill();
     }
+    ctx.globalAlpha = 1;
+    if (matches) {
+      for (const i of matches) {
+        ctx.fillStyle = fill(i); ctx.strokeStyle = "#111"; ctx.lineWidth = 1.2;
+        ctx.beginPath(); ctx.arc(px[i], py[i], 5, 0, 2 * Math.PI); ctx.fill(); ctx.stroke();
+      }
+    }
+    // Cluster names at their medians, largest clusters first so they win overlaps.
+    ctx.font = "600 12px system-ui, sans-serif"; ctx.textAlign = "center"; ctx.lineJoin = "round";
+    const placed = [];
+    for (const c of [...data.clusters].sort((a, b) => b.size - a.size)) {
+      const x = sx(c.x), y = sy(c.y), w = ctx.measureText(c.name).width;
+      if (placed.some((p) => Math.abs(p.x - x) < (p.w + w) / 2 && Math.abs(p.y - y) < 14)) continue;
+      placed.push({ x, y, w });
+      ctx.strokeStyle = "rgba(255,255,255,0.9)"; ctx.lineWidth = 4; ctx.strokeText(c.name, x, y);
+      ctx.fillStyle = "#1d2433"; ctx.fillText(c.name, x, y);
+    }
+    const mode = colour.value;
+    legend.replaceChildren(...(mode === "density"
+      ? [h("span", {}, "blue = rare, orange = dense")]
+      : [...palettes[mode].entries()].map(([key, hex]) => h("span", { class: "legend-item" },
+        h("i", { style: `background:${hex}` }),
+        mode === "category" ? key : mode === "family" ? familyName(key) : clusterName.get(key)))));
   };
   const nearest = (event) => {
     const rect = canvas.getBoundingClientRect();
     const x = event.clientX - rect.left, y = event.clientY - rect.top;
     let best = -1, bestDist = 64;
-    for (let i = 0; i < px.length; i++) {
+    for (let i = 0; i < n; i++) {
       const d = (px[i] - x) ** 2 + (py[i] - y) ** 2;
       if (d < bestDist) { best = i; bestDist = d; }
     }
@@ -461,7 +529,9 @@ async function mapView() {
     tip.hidden = best < 0;
     canvas.style.cursor = best < 0 ? "default" : "pointer";
     if (best >= 0) {
-      tip.textContent = `#${best} ${data.label[best] || ""} · ${pct(data.density[best])}`;
+      const extra = [data.category[best], data.cluster[best] >= 0 ? clusterName.get(data.cluster[best]) : null]
+        .filter(Boolean).join(" · ");
+      tip.textContent = `#${best} ${data.label[best] || ""} · ${pct(data.density[best])}${extra ? ` · ${extra}` : ""}`;
       tip.style.left = `${x + 12}px`; tip.style.top = `${y + 12}px`;
     }
   });
@@ -470,6 +540,18 @@ async function mapView() {
     const { best } = nearest(event);
     if (best >= 0) navigate(`/feature/${best}`);
   });
+  const find = () => {
+    const needle = search.value.trim().toLowerCase();
+    matches = needle ? [] : null;
+    if (needle) {
+      for (let i = 0; i < n; i++) {
+        if (String(i) === needle || (data.label[i] || "").toLowerCase().includes(needle)) matches.push(i);
+      }
+    }
+    found.textContent = matches ? `${matches.length} match${matches.length === 1 ? "" : "es"}` : "";
+    draw();
+  };
+  search.addEventListener("input", debounce(find, 120));
   colour.addEventListener("change", draw);
   draw();
 }

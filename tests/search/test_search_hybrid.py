@@ -1,0 +1,89 @@
+"""Hybrid ranking: exact under any index, a no-op without edits, and it blends rather than
+replaces the query."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import active
+
+from disentangle.search import Filters, down, up
+from disentangle.search.hybrid import FeatureTerms, hybrid_rank
+
+QUERY = "topic3 topic9 telescope"
+
+
+def brute_force(world, vector, weights, blend, mask=None):
+    """The hybrid score of every document, computed densely."""
+    searcher = world["searcher"]
+    score = world["emb"] @ vector
+    for feature, weight in weights.items():
+        rows, values = searcher.features.activations(feature)
+        score[rows] += blend * weight * np.minimum(values / searcher.typical[feature], 1.0)
+    if mask is not None:
+        score[~mask] = -np.inf
+    return score
+
+
+@pytest.mark.parametrize("weights", [{12: 1.0}, {12: 2.0, 30: -1.0}, {3: -1.0}])
+def test_hybrid_top_k_equals_brute_force(world, weights):
+    searcher = world["searcher"]
+    x = searcher.embed(QUERY)
+    mask = searcher.metadata.year_mask(2009, 2015)
+    for m in (None, mask):
+        terms = FeatureTerms.build(searcher.features, weights, searcher.typical, 0.2)
+        scores, rows, sims = hybrid_rank(searcher.index, world["emb"], x, 10, terms, m)
+        expected = brute_force(world, x, weights, 0.2, m)
+        order = np.lexsort((np.arange(len(expected)), -expected))[:10]
+        assert rows.tolist() == order.tolist()
+        assert np.allclose(scores, expected[order], atol=1e-5)
+        assert np.allclose(sims, world["emb"][rows] @ x, atol=1e-5)
+
+
+def test_unedited_query_is_plain_dense_search_at_any_blend(world):
+    searcher = world["searcher"]
+    x = searcher.embed(QUERY)
+    dense = world["emb"] @ x
+    expected = np.argsort(-dense, kind="stable")[:10]
+    for blend in (0.0, 0.15, 1.0):
+        result = searcher.search(QUERY, k=10, blend=blend)
+        assert [h.row for h in result.hits] == expected.tolist()
+        assert all(h.boost == 0.0 and h.score == h.similarity for h in result.hits)
+        assert result.boost_share == 0.0 and result.blend == 0.0
+
+
+def test_blend_raises_presence_without_moving_the_vector_further(world):
+    searcher, codes = world["searcher"], world["codes"]
+    _, code, _ = searcher.steer(QUERY)
+    target = next(f for f in range(10, 48) if f not in code and searcher.features.density[f] > 0.02)
+    before = [h.row for h in searcher.search(QUERY, k=10).hits]
+    dense = searcher.search(QUERY, [up(target, 0.5)], k=10, blend=0.0)
+    hybrid = searcher.search(QUERY, [up(target, 0.5)], k=10, blend=0.5)
+    rows = [h.row for h in hybrid.hits]
+    assert active(codes, rows, target) > active(codes, [h.row for h in dense.hits], target)
+    assert active(codes, rows, target) >= active(codes, before, target) + 0.4
+    assert hybrid.drift == dense.drift  # the blend adds a term; it does not move the vector
+    assert 0.0 < hybrid.boost_share < 1.0 and hybrid.blend == 0.5
+
+
+def test_lowering_with_blend_empties_the_results_of_the_feature(world):
+    searcher, codes = world["searcher"], world["codes"]
+    _, code, _ = searcher.steer(QUERY)
+    target = max(code, key=code.get)
+    before = [h.row for h in searcher.search(QUERY, k=10).hits]
+    after = [h.row for h in searcher.search(QUERY, [down(target)], k=10, blend=1.0).hits]
+    assert active(codes, before, target) > 0.5
+    assert active(codes, after, target) == 0.0
+
+
+def test_filters_still_apply_to_boosted_documents(world):
+    searcher = world["searcher"]
+    result = searcher.search(QUERY, [up(12, 2.0)], k=10, blend=1.0,
+                             filters=Filters(year_min=2010, year_max=2011))
+    assert result.hits and all(h.year in (2010, 2011) for h in result.hits)
+
+
+def test_blend_out_of_range_is_one_clear_error(world):
+    from disentangle.errors import DisentangleError
+    with pytest.raises(DisentangleError, match="blend"):
+        world["searcher"].search(QUERY, [up(12)], blend=-1.0)
