@@ -19,7 +19,8 @@ a run, so our trainer skips it too); sparsify gets ``dead_mask=None`` likewise.
 Setup: ``pip install -e ".[bench]" && pip install eai-sparsify==1.3.3 --no-deps``.
 
     python benchmarks/train_speed.py [--configs 384:1536:16,1536:9216:64] [--steps 6]
-        [--rounds 3] [--methods naive,reference,sparsify,ours] [--append docs/benchmarks.md]
+        [--rounds 3] [--methods naive,reference,sparsify,ours,batchtopk]
+        [--threads N] [--append docs/benchmarks.md]
 """
 
 from __future__ import annotations
@@ -43,8 +44,9 @@ from disentangle.demo import shipped_embeddings
 from disentangle.errors import DisentangleError
 from disentangle.metrics import normalized_mse
 from disentangle.sae.losses import loss_fn
-from disentangle.sae.model import SAEConfig, TopKSAE
+from disentangle.sae.model import SAEConfig
 from disentangle.sae.trainer import make_optimizer, retain_freed_memory, update_parameters
+from disentangle.sae.variants import build_sae
 
 DEFAULT_CONFIGS = "384:1536:16,384:1536:64,384:2304:16,384:2304:64,1536:9216:16,1536:9216:64"
 BATCH = 1024
@@ -100,16 +102,20 @@ Fn = Callable[[torch.Tensor], torch.Tensor]
 
 def _ours_or_reference(method: str, config: SAEConfig, median: torch.Tensor) -> tuple[Fn, Fn]:
     """(training step returning the batch NMSE, inference forward). "naive" is the dense
-    reference with torch's default (unfused) Adam: the recipe as one would first write it."""
-    sae = TopKSAE(config, seed=0)
+    reference with torch's default (unfused) Adam: the recipe as one would first write it;
+    "batchtopk" is our fast path on the BatchTopK variant of the same size."""
+    if method == "batchtopk":
+        config = SAEConfig(d=config.d, n=config.n, k=config.k, architecture="batchtopk")
+    sae = build_sae(config, seed=0)
     sae.init_pre_bias(median)
     optimizer = (torch.optim.Adam(sae.parameters(), lr=LR) if method == "naive"
                  else make_optimizer(sae, LR))
-    compute = loss_fn(method == "ours")
+    compute = loss_fn(method in ("ours", "batchtopk"))
 
     def step(x: torch.Tensor) -> torch.Tensor:
         out = compute(sae, x, None, 0, 1 / 32)
         update_parameters(sae, optimizer, out.loss, 1.0)
+        sae.track_training_code(out.values)
         return out.nmse
 
     return step, sae.forward
@@ -207,12 +213,12 @@ def product_ms(d: int, n: int, threads: int, repeats: int = 7) -> float:
     return 1e3 * statistics.median(times)
 
 
-def machine() -> str:
+def machine(threads: int | None = None) -> str:
     cpu = next((line.split(":", 1)[1].strip() for line in
                 Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
                platform.processor())
     return (f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} with "
-            f"{os.cpu_count()} threads, Python {platform.python_version()}, "
+            f"{threads or os.cpu_count()} threads, Python {platform.python_version()}, "
             f"load average at start {os.getloadavg()[0]:.1f}")
 
 
@@ -220,7 +226,8 @@ def _header(methods: list[str], steps: int) -> list[str]:
     names = "/".join(methods)
     columns = (["d", "n", "k", "data"] + [f"{m} ms/step (steps/s)" for m in methods]
                + ["one product ms", "ours vs naive", "ours vs ref", "ours vs sparsify",
-                  "ours / 1-product limit", "ours / 2-product floor", f"peak RSS Δ MiB ({names})",
+                  "ours / 1-product limit", "ours / 2-product floor", "batchtopk / ours",
+                  f"peak RSS Δ MiB ({names})",
                   f"val NMSE after {WARMUP}+{steps} steps ({names})"])
     return ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
 
@@ -243,6 +250,8 @@ def _row(d: int, n: int, k: int, results: dict[str, dict], limit: float) -> str:
               for r in results.values()]
     cells += [f"{limit:.1f}", speedup("naive"), speedup("reference"), speedup("sparsify"),
               share(1), share(2),
+              f"{ok['batchtopk']['ms'] / ok['ours']['ms']:.2f}×"
+              if {"ours", "batchtopk"} <= ok.keys() else "n/a",
               joined("peak_mib", ".0f"), joined("nmse", ".3f")]
     return "| " + " | ".join(cells) + " |"
 
@@ -253,12 +262,14 @@ def main() -> None:
     parser.add_argument("--methods", default="naive,reference,sparsify,ours")
     parser.add_argument("--steps", type=int, default=6, help="timed steps after warm-up")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved runs per method")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch threads for every method (0: all cores)")
     parser.add_argument("--append", type=Path, help="append the table to this markdown file")
     args = parser.parse_args()
-    threads = os.cpu_count() or 1
+    threads = args.threads or os.cpu_count() or 1
     methods = args.methods.split(",")
     lines = _header(methods, args.steps)
-    print(machine())
+    print(machine(threads))
     print("\n".join(lines), flush=True)
     for spec in args.configs.split(","):
         d, n, k = (int(part) for part in spec.split(":"))
@@ -267,7 +278,7 @@ def main() -> None:
         print(lines[-1], flush=True)
     if args.append:
         with args.append.open("a") as f:
-            f.write(f"\n**Training step, measured** ({machine()}; batch {BATCH}, lr {LR}, "
+            f.write(f"\n**Training step, measured** ({machine(threads)}; batch {BATCH}, lr {LR}, "
                     f"median of {args.rounds} interleaved rounds × {args.steps} steps "
                     f"after {WARMUP} warm-up; peak memory = "
                     "peak-RSS delta from /proc/self/status in a fresh process per method)\n\n")

@@ -21,9 +21,13 @@ from scipy import sparse
 
 from disentangle.io import DamagedFile, load_npy, read_json, save_npy, write_json
 from disentangle.sae.model import TopKSAE
+from disentangle.threads import torch_threads_for
 from disentangle.workspace import SAEFolder
 
-ENCODE_BATCH = 4096
+ENCODE_BATCH = 1024
+"""Rows per encoded batch: small enough that the thread-count trials of
+``threads.ThreadChooser`` (7 batches) are a small part of a typical corpus, large enough to
+keep the encoder product efficient."""
 
 
 @dataclass
@@ -98,14 +102,18 @@ def encode_embeddings(
     count = embeddings.shape[0]
     indices = np.empty((count, width), dtype=np.int32)
     values = np.empty((count, width), dtype=np.float32)
-    for start in range(0, count, batch_size):
-        batch = torch.from_numpy(np.array(embeddings[start:start + batch_size], np.float32))
-        code = sae.encode(batch.to(device))
-        stop = start + batch.shape[0]
-        indices[start:stop] = code.indices.cpu().numpy()
-        values[start:stop] = code.values.float().cpu().numpy()
-        if on_batch is not None:
-            on_batch(batch.shape[0])
+    # Batches are alike, so their times pick the thread count (threads.ThreadChooser); an
+    # encoder product and a top-k give the same bits at any count.
+    with torch_threads_for(device) as chooser:
+        for start in range(0, count, batch_size):
+            batch = torch.from_numpy(np.array(embeddings[start:start + batch_size], np.float32))
+            with chooser.timed():
+                code = sae.encode(batch.to(device))
+            stop = start + batch.shape[0]
+            indices[start:stop] = code.indices.cpu().numpy()
+            values[start:stop] = code.values.float().cpu().numpy()
+            if on_batch is not None:
+                on_batch(batch.shape[0])
     return SparseCodes(indices, values, sae.config.n)
 
 

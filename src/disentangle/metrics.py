@@ -24,7 +24,7 @@ def normalized_mse(x: Array, x_hat: Array) -> Array:
     (inf or nan) when every row of ``x`` is identical. Returns a 0-d array or tensor of the
     input's type (differentiable for tensors: it is the SAE's training loss).
     """
-    return ((x - x_hat) ** 2).sum() / ((x - x.mean(0)) ** 2).sum()
+    return ((x - x_hat) ** 2).sum(-1).sum() / ((x - x.mean(0)) ** 2).sum(-1).sum()
 
 
 def fraction_variance_explained(x: Array, x_hat: Array) -> Array:

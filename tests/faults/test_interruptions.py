@@ -106,7 +106,9 @@ def test_second_writer_is_refused_and_nothing_is_corrupted(embedded: Path, tmp_p
                                                            capsys) -> None:
     """The issue's reproduction: two `train --name cc` with different settings at once."""
     ws = copy(embedded, tmp_path / "ws")
-    first = start("train", "-w", str(ws), "--n", "64", "--k", "6", "--epochs", "8",
+    # Long enough to still hold the lock when the second process has started (8 epochs
+    # took 1 s at 377 steps/s once the step ran on the faster thread count).
+    first = start("train", "-w", str(ws), "--n", "64", "--k", "6", "--epochs", "80",
                   "--batch-size", "32", "--name", "cc")
     lock = ws / LOCK_NAME
     deadline = time.monotonic() + 120

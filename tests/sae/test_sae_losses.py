@@ -4,6 +4,7 @@ every architecture."""
 import pytest
 import torch
 
+from disentangle.sae.fast import select
 from disentangle.sae.losses import fast_loss, loss_fn, reference_loss
 from disentangle.sae.model import ARCHITECTURES, SAEConfig, TopKSAE
 from disentangle.sae.variants import build_sae
@@ -63,3 +64,18 @@ def test_auxk_is_zero_without_dead_latents_and_only_feeds_dead_ones(fast: bool) 
     aux_grad = grads[1] - grads[0]
     assert torch.all(aux_grad[~dead] == 0)
     assert aux_grad[dead].abs().sum() > 0
+
+
+@pytest.mark.parametrize("dead_count", [0, 3, 20])
+def test_auxk_selection_equals_a_masked_top_k(dead_count: int) -> None:
+    """AuxK picks the top ``k_aux`` dead latents; with fewer dead than ``k_aux`` the rest are
+    distinct live latents at −inf (they add nothing after the ReLU)."""
+    pre = torch.randn(16, 64, generator=torch.Generator().manual_seed(5))
+    dead = torch.zeros(64, dtype=torch.bool)
+    dead[torch.randperm(64, generator=torch.Generator().manual_seed(6))[:dead_count]] = True
+    *_, values, indices = select(pre, 4, dead, 8)
+    expected = pre.masked_fill(~dead, float("-inf")).topk(8, dim=1).values
+    assert torch.equal(values.sort(1, descending=True).values, expected)
+    assert torch.equal(pre.gather(1, indices)[values.isfinite()], values[values.isfinite()])
+    assert dead[indices[values.isfinite()]].all()
+    assert (indices.sort(1).values.diff(dim=1) > 0).all()

@@ -8,8 +8,10 @@ import torch
 
 from disentangle.errors import DisentangleError
 from disentangle.sae import trainer
+from disentangle.sae.losses import fast_loss
 from disentangle.sae.model import SAEConfig, TopKSAE
 from disentangle.sae.trainer import TrainConfig, train_sae
+from disentangle.sae.variants import build_sae
 
 PROVENANCE = {"embedder": {"model": "toy", "dim": 32, "normalized": False},
               "corpus_hash": "abc", "input_normalization": "none"}
@@ -137,3 +139,30 @@ def test_trains_from_read_only_memmap_with_reference_path(planted, tmp_path: Pat
     assert 0 < record["val"]["nmse"] < 1
     assert sum(record["val"]["log10_density_hist"]["counts"]) == round(
         64 * (1 - record["val"]["dead_fraction"]))
+
+
+@pytest.mark.parametrize("architecture", ["topk", "batchtopk", "matryoshka"])
+def test_fast_step_gives_the_same_bits_at_any_thread_count(architecture: str) -> None:
+    """The trainer picks its CPU thread count by timing (threads.ThreadChooser), so a step
+    must not depend on it. Sizes are large enough for torch and BLAS to split their sums."""
+    x = torch.from_numpy(np.random.default_rng(0).normal(size=(4 * 512, 256)).astype(np.float32))
+    dead = torch.arange(2048) % 3 == 0
+
+    def train(threads_of_step) -> dict[str, torch.Tensor]:
+        sae = build_sae(SAEConfig(d=256, n=2048, k=16, architecture=architecture), seed=0)
+        sae.init_pre_bias(x)
+        optimizer = trainer.make_optimizer(sae, 1e-3)
+        for step in range(4):
+            torch.set_num_threads(threads_of_step(step))
+            out = fast_loss(sae, x[512 * step:512 * (step + 1)], dead, 32, 1 / 32)
+            trainer.update_parameters(sae, optimizer, out.loss, 1.0)
+        return sae.state_dict()
+
+    threads = torch.get_num_threads()
+    try:
+        one, two, mixed = train(lambda _: 1), train(lambda _: 2), train(lambda s: 1 + s % 2)
+    finally:
+        torch.set_num_threads(threads)
+    for name in one:
+        assert torch.equal(one[name], two[name]), name
+        assert torch.equal(one[name], mixed[name]), name

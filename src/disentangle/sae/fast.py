@@ -18,7 +18,8 @@ from typing import Any
 
 import torch
 
-from disentangle.sae.model import TopKSAE
+from disentangle.sae.model import TopKSAE, top_k
+from disentangle.threads import single_threaded
 
 
 def encoder_matmul(
@@ -39,13 +40,31 @@ def select(
     Without a dead mask the AuxK part is empty (``[batch, 0]``). If fewer than ``k_aux``
     latents are dead, the surplus picks are −inf and contribute 0 after ReLU.
     """
-    values, indices = pre.topk(k, dim=1, sorted=False)
+    values, indices = top_k(pre, k)
     if dead_mask is None:
         return values, indices, pre[:, :0], indices[:, :0]
-    aux_values, aux_indices = pre.masked_fill(~dead_mask, float("-inf")).topk(
-        k_aux, dim=1, sorted=False
-    )
+    aux_values, aux_indices = _top_dead(pre, dead_mask, k_aux)
     return values, indices, aux_values, aux_indices
+
+
+def _top_dead(
+    pre: torch.Tensor, dead_mask: torch.Tensor, k_aux: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top ``k_aux`` pre-activations among dead latents; surplus picks are distinct live
+    latents at −inf. On CPU only the dead columns are searched (usually a few percent of
+    ``n``) instead of a masked copy of all of ``pre``; on a GPU, listing the dead latents
+    would need a host sync, so there the masked copy stays."""
+    if pre.is_cuda:
+        return top_k(pre.masked_fill(~dead_mask, float("-inf")), k_aux)
+    dead = dead_mask.nonzero().squeeze(1)
+    if len(dead) >= k_aux:
+        values, picked = top_k(pre.index_select(1, dead), k_aux)
+        return values, dead[picked]
+    live = (~dead_mask).nonzero().squeeze(1)[: k_aux - len(dead)]
+    batch = pre.shape[0]
+    values = torch.cat([pre.index_select(1, dead),
+                        pre.new_full((batch, len(live)), float("-inf"))], dim=1)
+    return values, torch.cat([dead, live]).expand(batch, -1).contiguous()
 
 
 def _argsort_indices(flat: torch.Tensor) -> torch.Tensor:
@@ -54,28 +73,52 @@ def _argsort_indices(flat: torch.Tensor) -> torch.Tensor:
     ~550 ms for 65k indices against ~1 ms on one thread (measured, benchmarks/train_speed.py)."""
     if flat.is_cuda:
         return flat.argsort(stable=True)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with single_threaded():
         return flat.argsort(stable=True)
-    finally:
-        torch.set_num_threads(threads)
 
 
-def _latent_by_row(indices: torch.Tensor, weights: torch.Tensor, n: int) -> torch.Tensor:
-    """The sparse ``[n, batch]`` matrix ``G[indices[b, j], b] = weights[b, j]`` in CSR form
+def _thread_invariant_vecmat(vector: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
+    """``vector @ matrix`` with the same bits at every CPU thread count: the parallel
+    matrix-vector product splits its sums by thread, so a step's result would depend on the
+    count ``threads.ThreadChooser`` picks. One thread costs little here (one pass over the
+    matrix, against the step's several)."""
+    if vector.is_cuda:
+        return vector @ matrix
+    with single_threaded():
+        return vector @ matrix
+
+
+def _latent_by_row(
+    latents: torch.Tensor, rows: torch.Tensor, weights: torch.Tensor, n: int, batch: int
+) -> torch.Tensor:
+    """The sparse ``[n, batch]`` matrix ``G[latents[e], rows[e]] = weights[e]`` in CSR form
     (duplicate entries are summed by the product)."""
-    batch, width = indices.shape
-    flat = indices.reshape(-1)
-    order = _argsort_indices(flat)
-    crow = torch.zeros(n + 1, dtype=torch.long, device=indices.device)
-    crow[1:] = torch.bincount(flat, minlength=n).cumsum(0)
+    order = _argsort_indices(latents)
+    crow = torch.zeros(n + 1, dtype=torch.long, device=latents.device)
+    crow[1:] = torch.bincount(latents, minlength=n).cumsum(0)
     with warnings.catch_warnings():  # "CSR support is in beta": the product we use is stable
         warnings.simplefilter("ignore", UserWarning)
         return torch.sparse_csr_tensor(
-            crow, torch.div(order, width, rounding_mode="floor"), weights.reshape(-1)[order],
-            (n, batch), check_invariants=False,
+            crow, rows[order], weights[order], (n, batch), check_invariants=False,
         )
+
+
+def _nonzero_entries(
+    picked: torch.Tensor, grads: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(latents, rows, grads)`` of the selected entries with a non-zero gradient, flat.
+
+    Entries the ReLU zeroed, and the candidates BatchTopK's batch selection dropped (3 in 4
+    of its entries), have a zero gradient: leaving them out of the weight-gradient product
+    changes nothing but its cost. On a GPU the filter would need a host sync, so there every
+    entry stays."""
+    batch, width = picked.shape
+    positions = torch.arange(batch * width, device=picked.device)
+    flat_grads = grads.reshape(-1)
+    if not picked.is_cuda:
+        positions = positions[flat_grads != 0]
+    return (picked.reshape(-1)[positions], torch.div(positions, width, rounding_mode="floor"),
+            flat_grads[positions])
 
 
 class _SparseTopKEncode(torch.autograd.Function):
@@ -111,13 +154,14 @@ class _SparseTopKEncode(torch.autograd.Function):
     ) -> tuple[torch.Tensor | None, ...]:
         x_centered, w_enc, indices, aux_indices = ctx.saved_tensors
         n = w_enc.shape[0]
-        picked = torch.cat([indices, aux_indices], dim=1)
-        grads = torch.cat([grad_values, grad_aux_values], dim=1).to(w_enc.dtype)
+        latents, rows, grads = _nonzero_entries(
+            torch.cat([indices, aux_indices], dim=1),
+            torch.cat([grad_values, grad_aux_values], dim=1).to(w_enc.dtype))
         grad_b_lat = torch.zeros(n, dtype=w_enc.dtype, device=w_enc.device)
-        grad_b_lat.index_add_(0, picked.reshape(-1), grads.reshape(-1))
-        grad_w_enc = _latent_by_row(picked, grads, n) @ x_centered
+        grad_b_lat.index_add_(0, latents, grads)
+        grad_w_enc = _latent_by_row(latents, rows, grads, n, x_centered.shape[0]) @ x_centered
         # ∂/∂b_pre of Σ_b Σ_j g[b,j]·(W_enc[i_bj] · (x_b − b_pre)) = −Σ_i grad_b_lat[i]·W_enc[i]
-        grad_b_pre = -(grad_b_lat @ w_enc)
+        grad_b_pre = -_thread_invariant_vecmat(grad_b_lat, w_enc)
         return None, grad_w_enc, grad_b_lat, grad_b_pre, None, None, None
 
 

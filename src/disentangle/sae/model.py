@@ -102,6 +102,40 @@ def _nested_sizes(prefixes: Sequence[int] | None, n: int) -> tuple[int, ...]:
     return tuple(sizes)
 
 
+def top_k(pre: torch.Tensor, k: int, sorted: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """``pre.topk(k, dim=1)``: the same values (ties may pick other indices), faster on CPU.
+
+    torch's CPU top-k walks every entry of every row through a heap. Here the row is cut into
+    ``G`` interleaved groups of ``s`` entries; the ``k`` groups with the largest maxima hold
+    every entry of the top ``k`` (each of those groups has an entry at least as large as the
+    ``k``-th largest group maximum, so the ``k``-th largest entry is too, and no entry of
+    another group can exceed it), so one vectorised max per group, a top-``k`` over the ``G``
+    maxima and one over the ``k·s`` gathered entries replace the top-``k`` over ``n``. With
+    ``s ≈ √(n/k)`` that is about ``2√(nk)`` heap entries instead of ``n``.
+    """
+    batch, n = pre.shape
+    size = _group_size(n, k)
+    if pre.is_cuda or size < 2:
+        return pre.topk(k, dim=1, sorted=sorted)
+    groups = n // size
+    maxima = pre.view(batch, size, groups).amax(1)  # group g: columns g, g + G, g + 2G, …
+    best = maxima.topk(k, dim=1, sorted=False).indices
+    candidates = (best.unsqueeze(2) + groups * torch.arange(size, device=pre.device)).view(
+        batch, k * size)
+    values, picked = pre.gather(1, candidates).topk(k, dim=1, sorted=sorted)
+    return values, candidates.gather(1, picked)
+
+
+def _group_size(n: int, k: int) -> int:
+    """The divisor of ``n`` nearest ``√(n/k)`` in ratio, at most ``n/k`` (so there are at least
+    ``k`` groups); 1 (no grouping) when ``n < 4k`` or no divisor fits."""
+    if n < 4 * k:
+        return 1
+    target = (n / k) ** 0.5
+    sizes = [s for s in range(2, n // k + 1) if n % s == 0]
+    return min(sizes, key=lambda s: max(s / target, target / s)) if sizes else 1
+
+
 class SparseCode(NamedTuple):
     """A batch's sparse code: ``values[b, j]`` is the activation of latent ``indices[b, j]``.
 
@@ -116,6 +150,9 @@ class SparseCode(NamedTuple):
 class TopKSAE(nn.Module):
     """Top-k SAE with a learned pre-bias, tied initialisation and a unit-norm decoder; the
     base of the architecture variants."""
+
+    compact_decode = False
+    """Whether codes are mostly zeros, so decoding should skip them (BatchTopK's are)."""
 
     def __init__(self, config: SAEConfig, *, seed: int | None = None) -> None:
         super().__init__()
@@ -152,7 +189,7 @@ class TopKSAE(nn.Module):
 
     def encode(self, x: torch.Tensor) -> SparseCode:
         """The ``k`` strongest latents of each row, ReLU applied, strongest first."""
-        values, indices = self.pre_activations(x).topk(self.config.k, dim=1, sorted=True)
+        values, indices = top_k(self.pre_activations(x), self.config.k, sorted=True)
         return SparseCode(values.relu(), indices)
 
     def selection_width(self) -> int:
@@ -176,12 +213,22 @@ class TopKSAE(nn.Module):
 
     def decode_directions(self, values: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
         """``Σ_j values[j] · W_dec[indices[j]]`` without ``b_pre``: AuxK reconstructs a residual,
-        which has no offset. One ``embedding_bag`` gather, never ``[batch, n]`` latents."""
+        which has no offset. One ``embedding_bag`` gather, never ``[batch, n]`` latents.
+
+        With ``compact_decode`` (on CPU) only the non-zero entries are gathered, as bags of
+        varying size: the same sums (a zero term adds nothing) and the same gradients (a zero
+        value's gradient dies at the ReLU or the selection that zeroed it)."""
         flat = indices.reshape(-1, indices.shape[-1])
-        out = nn.functional.embedding_bag(
-            flat, self.W_dec, per_sample_weights=values.reshape(flat.shape).to(self.W_dec.dtype),
-            mode="sum",
-        )
+        weights = values.reshape(flat.shape).to(self.W_dec.dtype)
+        if self.compact_decode and not flat.is_cuda:
+            keep = weights != 0
+            sizes = keep.sum(1)
+            out = nn.functional.embedding_bag(
+                flat[keep], self.W_dec, offsets=sizes.cumsum(0) - sizes,
+                per_sample_weights=weights[keep], mode="sum")
+        else:
+            out = nn.functional.embedding_bag(flat, self.W_dec, per_sample_weights=weights,
+                                              mode="sum")
         return out.reshape(*indices.shape[:-1], self.config.d)
 
     def decode_dense(self, latents: torch.Tensor) -> torch.Tensor:

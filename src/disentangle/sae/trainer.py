@@ -36,6 +36,7 @@ from disentangle.sae import checkpoint
 from disentangle.sae.losses import LossOutput, loss_fn
 from disentangle.sae.model import SAEConfig, TopKSAE
 from disentangle.sae.variants import build_sae
+from disentangle.threads import ThreadChooser, torch_threads_for
 
 PROGRESS_EVERY = 20
 """Steps between progress reports: fetching scalars to the host syncs a GPU, so not every step."""
@@ -385,13 +386,20 @@ def train_many(
             # sparse weight gradients, validation) may use TF32 tensor cores.
             torch.set_float32_matmul_precision("high")
         runs = {i: _Run(spec, embeddings, train_rows, meta, device) for i, spec, meta in pending}
-        _train_epochs(embeddings, list(runs.values()), train_rows, val_rows, on_progress)
+        # The fast path's step gives the same bits at any thread count (fast.py keeps its
+        # thread-sensitive sums on one thread), so timing may choose the count; the dense
+        # reference's does not, so it keeps torch's setting and stays reproducible.
+        fast = all(spec.train_config.fast for _, spec, _ in pending)
+        with torch_threads_for(device, same_bits_at_any_count=fast) as chooser:
+            _train_epochs(embeddings, list(runs.values()), train_rows, val_rows, chooser,
+                          on_progress)
         results.update({i: run.finish() for i, run in runs.items()})
     return [results[i] for i in range(len(specs))]
 
 
 def _train_epochs(embeddings: np.ndarray, runs: list[_Run], train_rows: np.ndarray,
-                  val_rows: np.ndarray, on_progress: Callable[[dict], None] | None) -> None:
+                  val_rows: np.ndarray, chooser: ThreadChooser,
+                  on_progress: Callable[[dict], None] | None) -> None:
     cfg = runs[0].cfg
     device = runs[0].device
     for epoch in range(min(run.epoch for run in runs), max(run.cfg.epochs for run in runs)):
@@ -402,10 +410,11 @@ def _train_epochs(embeddings: np.ndarray, runs: list[_Run], train_rows: np.ndarr
         batches = _batches(shuffled, cfg.batch_size)
         for i, rows in enumerate(batches):
             x = _load(embeddings, rows, device)
-            for run in active:
-                out = run.train_batch(x)
-                if on_progress is not None and ((i + 1) % PROGRESS_EVERY == 0
-                                                or i + 1 == len(batches)):
+            with chooser.timed():  # one unit: the runs of a sweep differ in cost
+                outs = [run.train_batch(x) for run in active]
+            if on_progress is not None and ((i + 1) % PROGRESS_EVERY == 0
+                                            or i + 1 == len(batches)):
+                for run, out in zip(active, outs, strict=True):
                     on_progress({"event": "step", "run": run.out_dir.name, "epoch": epoch + 1,
                                  "step": run.step, "steps_total": run.steps_total,
                                  "loss": float(out.loss.detach()), "nmse": float(out.nmse)})

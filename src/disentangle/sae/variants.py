@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import torch
 
-from disentangle.sae.model import SAEConfig, SparseCode, TopKSAE
+from disentangle.sae.model import SAEConfig, SparseCode, TopKSAE, top_k
 
 CANDIDATE_FACTOR = 4
 """BatchTopK's per-row cap is ``CANDIDATE_FACTOR·k`` latents (and the width of its codes)."""
@@ -44,6 +44,7 @@ class BatchTopKSAE(TopKSAE):
     inference."""
 
     threshold: torch.Tensor
+    compact_decode = True  # B·k kept of B·c candidates: 3 in 4 code entries are zero
 
     def __init__(self, config: SAEConfig, *, seed: int | None = None) -> None:
         super().__init__(config, seed=seed)
@@ -76,8 +77,7 @@ class BatchTopKSAE(TopKSAE):
     def encode(self, x: torch.Tensor) -> SparseCode:
         """Each row's top ``c`` latents, strongest first, those not above θ set to 0; before θ
         is estimated (a fresh model), the top ``k`` instead. Width ``c`` either way."""
-        values, indices = self.pre_activations(x).topk(self.selection_width(), dim=1,
-                                                       sorted=True)
+        values, indices = top_k(self.pre_activations(x), self.selection_width(), sorted=True)
         values = values.relu()
         rank = torch.arange(values.shape[1], device=values.device)
         keep = torch.where(self.threshold > 0, values > self.threshold, rank < self.config.k)
