@@ -33,7 +33,7 @@ class DemoData:
 
     data_dir: Path
     size: int | None = None
-    """Documents from the precomputed set (default: all 52,000)."""
+    """Documents from the precomputed set (default: all of them, 89,209 since 2026-12-02)."""
     modern: int = 600
     """Recent cs.LG/stat.ML abstracts embedded live (measures embedding throughput)."""
     corpus: Path | None = None

@@ -39,7 +39,7 @@ def demo(
     corpus: Annotated[Path | None, typer.Option(
         help="Use this corpus file instead of the shared data (embedded live).")] = None,
     size: Annotated[int | None, typer.Option(
-        help="Documents to use (default: all 52,000 with precomputed embeddings).")] = None,
+        help="Documents to use (default: all 89,209 with precomputed embeddings).")] = None,
     modern: Annotated[int, typer.Option(
         help="Recent (2024-2026) cs.LG abstracts to embed live.")] = 600,
     n: Annotated[int, typer.Option(help="Dictionary size.")] = 3072,
