@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -133,14 +134,9 @@ def labels(
     key: KeyOption = None,
 ) -> None:
     """Blind label audit: write a judging packet and its key, or score a judge's answers."""
-    if score is not None:
-        print(audit.score_answers(score, key, "labels")[1])
-        return
-    ws = Workspace.open(workspace)
-    with writer_lock(workspace, "eval labels"):
-        files = audit.write_label_audit(ws, sae, sample=sample, seed=seed, out=out,
-                                        judge=_judge(ws, judge, llm_config))
-    _report(files, "labels")
+    _audit("labels", workspace, score, key, judge, llm_config,
+           lambda ws, chosen: audit.write_label_audit(ws, sae, sample=sample, seed=seed,
+                                                      out=out, judge=chosen))
 
 
 @eval_app.command("families")
@@ -156,14 +152,22 @@ def families(
     key: KeyOption = None,
 ) -> None:
     """Blind family audit: write a judging packet and its key, or score a judge's answers."""
+    _audit("families", workspace, score, key, judge, llm_config,
+           lambda ws, chosen: audit.write_family_audit(ws, sae, count=count, seed=seed,
+                                                       out=out, judge=chosen))
+
+
+def _audit(kind: str, workspace: Path, score: Path | None, key: Path | None, judge: str | None,
+           llm_config: Path | None,
+           write: Callable[[Workspace, audit.Judge | None], audit.AuditFiles]) -> None:
+    """Score a judge's answers, or write a packet and its key (and let an LLM judge it)."""
     if score is not None:
-        print(audit.score_answers(score, key, "families")[1])
+        print(audit.score_answers(score, key, kind)[1])
         return
     ws = Workspace.open(workspace)
-    with writer_lock(workspace, "eval families"):
-        files = audit.write_family_audit(ws, sae, count=count, seed=seed, out=out,
-                                         judge=_judge(ws, judge, llm_config))
-    _report(files, "families")
+    with writer_lock(workspace, f"eval {kind}"):
+        files = write(ws, _judge(ws, judge, llm_config))
+    _report(files, kind)
 
 
 def _judge(ws: Workspace, judge: str | None, llm_config: Path | None) -> audit.Judge | None:
