@@ -164,13 +164,3 @@ def test_duplicate_labels_get_a_keyword_and_never_an_id() -> None:
     assert duplicates.tolist() == [-1, 0, 0, 0, -1]
     assert disambiguate(labels, keywords, duplicates) == [
         "dust", "Dust (grains)", "dust (2)", "dust (3)", "gas"]
-
-
-def test_documents_of_one_topic_are_coherent_random_ones_are_not(corpus: Corpus) -> None:
-    """A topic named several ways (no phrase in most top documents) must not be called mixed:
-    the top documents' embeddings decide whether they share a topic."""
-    backend = OfflineBackend(corpus.texts, corpus.embeddings, corpus.embedder)
-    planted = np.flatnonzero(corpus.planted)[:10]
-    random_rows = np.random.default_rng(1).choice(len(corpus.texts), 10, replace=False)
-    assert backend._coherent(planted)
-    assert not backend._coherent(random_rows)

@@ -16,9 +16,7 @@ For each feature:
    No candidate is ever chosen by embedding similarity;
 3. the best candidate is the label, the next ones sharing none of its words are the
    ``keywords``; a feature whose best phrase is in fewer than ``mixed_coverage`` of its top
-   documents, and whose top documents are no more alike than a random set of as many
-   documents usually is, is flagged ``mixed`` and labelled "mixed: k1, k2, k3" rather than
-   named (a topic named several ways keeps its best name);
+   documents is flagged ``mixed`` and labelled "mixed: k1, k2, k3" rather than named;
 4. ``contrast``: a phrase over-represented in the hard negatives against the activating
    documents, kept when subtracting its embedding separates the labelling documents clearly
    better. It is a separate field, never part of the label.
@@ -76,13 +74,7 @@ class OfflineConfig:
     """Weight of the embedding separation (Pearson on labelling documents) among them."""
     keywords: int = 4
     mixed_coverage: float = 0.4
-    """Below this share of top documents containing the best phrase, the feature may be
-    mixed: it is, unless its top documents are alike (see ``coherence_quantile``)."""
-    coherence_quantile: float = 0.75
-    """Top documents whose mean pairwise cosine beats this quantile of the same statistic
-    over random sets of corpus documents share a topic, even when no one phrase says it in
-    ``mixed_coverage`` of them (a topic named several ways): such a feature is named."""
-    coherence_samples: int = 500
+    """Below this share of top documents containing the best phrase, the feature is mixed."""
     keyword_weight: float = 0.5
     """Weight of the keywords' mean direction in prediction, against the label's."""
     contrast_candidates: int = 20
@@ -124,7 +116,6 @@ class OfflineBackend:
         self.embeddings = embeddings
         self.embedder = embedder
         self._background: Background | None = None
-        self._coherence_floor: dict[int, float] = {}
         self._vectors: dict[str, np.ndarray] = {}
 
     def spec(self) -> dict[str, Any]:
@@ -242,27 +233,10 @@ class OfflineBackend:
         shown = [shortlist.get(c.phrase) or self.index.surface(c.phrase, rows) for c in chosen]
         evidence = "; ".join(f"{c.phrase} (covers {c.coverage:.0%}, top {c.top_coverage:.0%}, "
                              f"hard {c.hard:.0%}, corpus {c.background:.1%})" for c in chosen)
-        top = items.rows[items.of_kind("top") & items.active]
-        if best.top_coverage < cfg.mixed_coverage and not self._coherent(top):
+        if best.top_coverage < cfg.mixed_coverage:
             return Label(f"{MIXED}: {', '.join(shown[:3])}", evidence, keywords=tuple(shown[1:]),
                          mixed=True, phrase=shown[0])
         return Label(shown[0], evidence, keywords=tuple(shown[1:]))
-
-    def _coherent(self, rows: np.ndarray) -> bool:
-        """Whether documents ``rows`` are more alike than random sets of as many documents
-        nearly always are (mean pairwise cosine above the ``coherence_quantile``)."""
-        if len(rows) < 2:
-            return False
-        size = len(rows)
-        if size not in self._coherence_floor:
-            rng = np.random.default_rng(self.config.seed)
-            total = self.embeddings.shape[0]
-            chance = [_mean_pairwise_cosine(self._doc_vectors(
-                rng.choice(total, size=min(size, total), replace=False)))
-                for _ in range(self.config.coherence_samples)]
-            self._coherence_floor[size] = float(np.quantile(chance,
-                                                            self.config.coherence_quantile))
-        return _mean_pairwise_cosine(self._doc_vectors(rows)) > self._coherence_floor[size]
 
     def _direction(self, label: Label) -> np.ndarray:
         """The vector whose dot product with a document embedding is the label's prediction."""
@@ -322,11 +296,3 @@ def _separation(cosines: np.ndarray, truth: np.ndarray) -> np.ndarray:
     """Per column, Pearson of the scores with the truth (0 where undefined)."""
     return np.nan_to_num(np.array([pearson(cosines[:, j], truth)
                                    for j in range(cosines.shape[1])]))
-
-
-def _mean_pairwise_cosine(vectors: np.ndarray) -> float:
-    """Mean cosine over the distinct pairs of rows (from the norm of their unit sum)."""
-    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    total = unit.sum(axis=0)
-    count = len(unit)
-    return float((total @ total - count) / (count * (count - 1)))
