@@ -1,10 +1,9 @@
 """Read-only data behind the web app: one workspace, one SAE, loaded once.
 
-Everything a page needs is either precomputed at start-up (unit decoder rows, per-feature
-hints) or cached on first use (the 2-D map, matches against larger SAEs), so a request is a
-handful of array operations. Nothing here writes to the workspace. Labels, families and larger
-SAEs are optional: each is ``None``/empty until the stage that makes it has run, and every
-answer says so instead of failing.
+Everything a page needs is computed at start-up (unit decoder rows, wider-SAE matches, the
+map, per-feature titles), so a request is a handful of array operations; nothing here writes
+to the workspace. Labels, families and wider SAEs are optional: each is empty until the stage
+that makes it has run, and every answer says so instead of failing.
 """
 
 from __future__ import annotations
@@ -80,8 +79,7 @@ class AppService:
                    stages.wider_saes(workspace, folder.name), workspace)
 
     def warm(self) -> None:
-        """Compute the per-feature titles and the map and load the query embedder now, so no
-        request pays for them (and concurrent first requests do not load it twice)."""
+        """Build the map and load the query model now, so no request waits or loads them twice."""
         self.map()
         self.searcher.embedder.embed(["warm-up query"])
 
@@ -89,6 +87,11 @@ class AppService:
     def hints(self) -> list[list[str]]:
         """Top-3 document titles per feature: what names an unlabelled feature."""
         return self.searcher.top_titles(3)
+
+    @cached_property
+    def _hint_text(self) -> dict[int, str]:
+        """Top titles per feature as one string, for lookup (built once, not per keystroke)."""
+        return {f: " | ".join(h) for f, h in enumerate(self.hints)}
 
     def name(self, feature: int) -> dict[str, Any]:
         """What the UI prints for a feature: its label, else its strongest title."""
@@ -129,10 +132,9 @@ class AppService:
                                  filters=request.filters(), mode=request.mode,  # type: ignore[arg-type]
                                  blend=request.blend)
         data = result.to_dict()
-        abstracts = searcher.corpus.column("abstract").take(
-            pa.array([h.row for h in result.hits], pa.int64())).to_pylist()
-        for hit, abstract in zip(data["hits"], abstracts, strict=True):
-            hit["snippet"] = _snippet(abstract or "")
+        records = searcher.records(np.array([h.row for h in result.hits], np.int64), ["abstract"])
+        for hit, record in zip(data["hits"], records, strict=True):
+            hit["snippet"] = _snippet(record.get("abstract") or "")
         original = {f.feature: f.activation for f in result.query_features}
         edited = {e.feature: e for e in result.edits}
         shown = [*original, *(f for f in edited if f not in original)]
@@ -161,9 +163,8 @@ class AppService:
         """Features (and families) a typed label means, through the same resolver as edits;
         unlabelled features match on their top titles. Powers "add a feature by its label"."""
         resolver = self.searcher.resolver
-        hints = {f: " | ".join(h) for f, h in enumerate(self.hints)}
         families = [f for f in resolver.find_families(text, limit) if f in self.families]
-        return {"features": [self.name(f) for f in resolver.find(text, limit, hints)],
+        return {"features": [self.name(f) for f in resolver.find(text, limit, self._hint_text)],
                 "families": [self.family_summary(f) for f in families],  # type: ignore[arg-type]
                 "matched_on": "labels" if resolver.labels else "top titles"}
 
