@@ -188,8 +188,7 @@ class AppService:
             "similar": self._similar(feature),
             "cooccurring": self._cooccurring(feature),
             "families": [self.family_summary(f) for f in self._family_of.get(feature, ())],
-            "children": [self.name(c) for c in direct_children(list(self.families.values()),
-                                                                feature)],
+            "children": [self.name(c) for c in direct_children(self.families.values(), feature)],
             "splits": self.splits.of(feature),
         }
 

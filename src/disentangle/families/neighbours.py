@@ -4,7 +4,7 @@ feature and family pages show these; any caller can compute them from codes and 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -99,7 +99,7 @@ def families_by_overlap(activations: dict[int, float], families_of: dict[int, li
     return {f: weight[f] for f in sorted(weight, key=lambda f: (-weight[f], f))[:limit]}
 
 
-def direct_children(families: Sequence[Family], feature: int) -> list[int]:
+def direct_children(families: Iterable[Family], feature: int) -> list[int]:
     """Direct children of ``feature`` in the family it is the parent of (none if none)."""
     return next((list(f.direct_children) for f in families if f.parent == feature), [])
 
