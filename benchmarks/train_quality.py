@@ -5,17 +5,18 @@ vectors, and the methods take turns in one process (``--chunk`` steps each), so 
 other load on a shared machine hits them alike. Only a method's own steps count towards its
 clock; the validation passes (every ``--eval-every`` steps, on held-out rows) do not.
 
-- **ours**: ``disentangle train``'s recipe as the demo runs it: tied unit-norm init,
-  coordinate-wise median pre-bias, Adam at a constant ``--lr`` (the demo's 4e-4), gradient
-  clipping at 1, AuxK (k_aux = 2k, weight 1/32) once a latent can be dead (after one epoch),
-  the fast sparse step (``fast_loss``).
+- **ours**: ``disentangle train``'s recipe as the demo runs it: tied init, coordinate-wise
+  median pre-bias and encoder rows at the least-squares gain (``init_from_sample``), Adam at
+  a constant ``--lr`` (the demo's 4e-4), gradient clipping at 1, damped AuxK (k_aux = 2k,
+  weight 1/32) on steps where a latent is dead (silent for one epoch), the fast sparse step
+  (``fast_loss``).
 - **sparsify**: ``eai-sparsify==1.3.3`` ``SparseCoder`` with its trainer's recipe for Adam:
   ``nn.Linear`` init with the decoder a unit-norm copy, ``b_dec`` = the first batch's mean,
   lr = 2e-4 / sqrt(n / 2^14), linear warm-up over 1000 steps then linear decay to 0 at the
   last step, no clipping, no AuxK (its ``auxk_alpha`` defaults to 0), FVU loss. (Its default
   optimiser is sign-SGD under schedule-free, whose package we do not install.)
 - **ours+sparsify-init**: our recipe from sparsify's initialisation (encoder rows of norm
-  ~0.58 instead of 1, mean instead of median pre-bias).
+  ~0.58, mean instead of median pre-bias).
 - **ours+sparsify-schedule**: our recipe with sparsify's warm-up and decay applied to our lr.
 
 The run ends after ``--steps`` steps for every method (sparsify's schedule reaches lr 0
@@ -47,7 +48,12 @@ from disentangle.demo import shipped_embeddings
 from disentangle.metrics import normalized_mse
 from disentangle.sae.losses import fast_loss
 from disentangle.sae.model import SAEConfig, TopKSAE
-from disentangle.sae.trainer import make_optimizer, retain_freed_memory, update_parameters
+from disentangle.sae.trainer import (
+    dead_latents,
+    make_optimizer,
+    retain_freed_memory,
+    update_parameters,
+)
 
 BATCH = 1024
 VAL_ROWS = 4096
@@ -90,7 +96,7 @@ def ours(config: SAEConfig, train: torch.Tensor, lr: float, steps_per_epoch: int
     if init == "sparsify":
         sparsify_like_init(sae, train)
     else:
-        sae.init_pre_bias(train[:10_000])
+        sae.init_from_sample(train[:10_000])
     optimizer = make_optimizer(sae, lr)
     scheduler = (torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_then_decay(total))
                  if schedule == "sparsify" else None)
@@ -100,7 +106,8 @@ def ours(config: SAEConfig, train: torch.Tensor, lr: float, steps_per_epoch: int
     def step(x: torch.Tensor) -> None:
         nonlocal step_count
         # As the trainer: AuxK from the step a latent can first be dead (one epoch).
-        dead = since_fired >= steps_per_epoch if step_count >= steps_per_epoch else None
+        dead = (dead_latents(since_fired, steps_per_epoch) if step_count >= steps_per_epoch
+                else None)
         out = fast_loss(sae, x, dead, 2 * config.k, 1 / 32)
         update_parameters(sae, optimizer, out.loss, 1.0)
         if scheduler is not None:

@@ -1,12 +1,23 @@
 """The paper's training objective, in a dense reference form and a fast sparse form.
 
     loss = NMSE(x, x̂) + aux_coef · AuxK
-    AuxK = NMSE(e, ê),  e = (x − x̂) detached,  ê = W_decᵀ ReLU(TopK_{k_aux}(pre | dead))
+    AuxK = NMSE(e, √NMSE(x, x̂) · ê),  e = (x − x̂) detached,
+    ê = W_decᵀ ReLU(TopK_{k_aux}(pre | dead))
 
 ``pre`` are the encoder pre-activations; ``TopK_{k_aux}(pre | dead)`` keeps the ``k_aux``
 largest among *dead* latents (all others masked to −inf); ``ê`` has no ``b_pre`` (a residual
-has no offset). AuxK gives dead latents a gradient that points them at what the live ones
-miss, which is how they come back to life. It is exactly 0 when no latent is dead.
+has no offset); the factor √NMSE is a constant (no gradient). AuxK gives dead latents a
+gradient that points them at what the live ones miss, which is how they come back to life.
+It is exactly 0 when no latent is dead.
+
+Why the damping: Gao et al.'s AuxK (``NMSE(e, ê)``) asks a dead latent for an activation the
+size of the *residual*, which shrinks as the live latents improve, while coming back to life
+needs an activation that beats the ``k``-th live one, the size of the *data*. The better the
+model, the weaker the pull; with encoder rows initialised at the least-squares gain (faster
+convergence) a third of the weakened latents of
+``tests/sae/test_sae_training.py::test_auxk_revives_latents_that_never_win`` stayed dead.
+Damping ``ê`` by √NMSE (the residual's share of the data's spread) is fitting the residual
+rescaled to the data's spread, so a dead latent is trained towards a live latent's scale.
 
 The architecture variants (``sae/variants.py``) change two things through the model's hooks:
 which latents form the code (BatchTopK keeps the batch's ``B·k`` largest of each row's top
@@ -58,8 +69,11 @@ def _combine(
     if e_hat is None or dead_mask is None:
         aux = torch.zeros((), device=x.device)
     else:
-        # Multiplying by "any dead" instead of branching on it avoids a host sync on GPU.
-        aux = normalized_mse((x - x_hats[-1]).detach(), e_hat) * dead_mask.any()
+        # The dead latents' reconstruction is damped by √NMSE: they fit the residual as if it
+        # had the data's scale (see the module docstring). Multiplying by "any dead" instead
+        # of branching on it avoids a host sync on GPU.
+        damping = nmse.detach().sqrt()
+        aux = normalized_mse((x - x_hats[-1]).detach(), damping * e_hat) * dead_mask.any()
     loss = torch.stack(nmses).mean() + aux_coef * aux
     return LossOutput(loss, nmse.detach(), aux.detach(), values.detach(), indices)
 

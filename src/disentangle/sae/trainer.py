@@ -2,9 +2,10 @@
 deterministic.
 
 Recipe (O'Neill et al. 2024, after Gao et al. 2024): b_pre = coordinate-wise median of a
-sample; Adam; loss = NMSE + aux_coef·AuxK; before each step the decoder gradient's component
-along each row is removed and the gradient norm clipped; after it the decoder rows are
-re-normalised.
+sample, the tied encoder rows scaled to the least-squares gain on that sample; Adam; loss =
+NMSE + aux_coef·AuxK (damped, see losses.py); before each step the decoder gradient's
+component along each row is removed and the gradient norm clipped; after it the decoder rows
+are re-normalised.
 
 Embeddings may be a read-only ``np.memmap`` larger than RAM: batches are gathered by row
 index (sorted within a batch, for locality), never the whole matrix. All randomness derives
@@ -230,6 +231,16 @@ def update_parameters(
     sae.normalize_decoder()
 
 
+def dead_latents(steps_since_fired: torch.Tensor, dead_steps: int) -> torch.Tensor | None:
+    """The AuxK mask: latents silent for ``dead_steps`` steps. None on CPU when there are
+    none, so the step skips AuxK's selection and second decode (AuxK would be exactly 0);
+    on a GPU that check would sync with the host, so the mask is returned as it is."""
+    dead = steps_since_fired >= dead_steps
+    if not dead.is_cuda and not dead.any():
+        return None
+    return dead
+
+
 @dataclass
 class RunSpec:
     """One model of a (possibly one-model) training pass."""
@@ -258,7 +269,7 @@ class _Run:
             rng = np.random.default_rng(cfg.seed)
             sample = rng.choice(train_rows, size=min(cfg.median_sample, len(train_rows)),
                                 replace=False)
-            self.sae.init_pre_bias(_load(embeddings, np.sort(sample), torch.device("cpu")))
+            self.sae.init_from_sample(_load(embeddings, np.sort(sample), torch.device("cpu")))
             self.sae.to(device)
             state = {"epoch": 0, "step": 0, "history": [],
                      "steps_since_fired": torch.zeros(sae_config.n, dtype=torch.long)}
@@ -287,7 +298,7 @@ class _Run:
         # No latent can be dead before dead_steps steps: skip AuxK's work until then.
         dead = None
         if self.cfg.aux_coef > 0 and self.step >= self.dead_steps:
-            dead = self.steps_since_fired >= self.dead_steps
+            dead = dead_latents(self.steps_since_fired, self.dead_steps)
         out = self.compute_loss(self.sae, x, dead, self.k_aux, self.cfg.aux_coef)
         update_parameters(self.sae, self.optimizer, out.loss, self.cfg.grad_clip)
         self.sae.track_training_code(out.values)
