@@ -6,7 +6,7 @@ import torch
 
 from disentangle.sae.fast import select
 from disentangle.sae.losses import fast_loss, loss_fn, reference_loss
-from disentangle.sae.model import ARCHITECTURES, SAEConfig, TopKSAE
+from disentangle.sae.model import ARCHITECTURES, SAEConfig, TopKSAE, top_k
 from disentangle.sae.variants import build_sae
 
 
@@ -73,7 +73,7 @@ def test_auxk_selection_equals_a_masked_top_k(dead_count: int) -> None:
     pre = torch.randn(16, 64, generator=torch.Generator().manual_seed(5))
     dead = torch.zeros(64, dtype=torch.bool)
     dead[torch.randperm(64, generator=torch.Generator().manual_seed(6))[:dead_count]] = True
-    *_, values, indices = select(pre, 4, dead, 8)
+    *_, values, indices = select(pre, lambda p: top_k(p, 4), dead, 8)
     expected = pre.masked_fill(~dead, float("-inf")).topk(8, dim=1).values
     assert torch.equal(values.sort(1, descending=True).values, expected)
     assert torch.equal(pre.gather(1, indices)[values.isfinite()], values[values.isfinite()])

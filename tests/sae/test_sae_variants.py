@@ -12,7 +12,13 @@ from disentangle.metrics import normalized_mse
 from disentangle.sae.losses import fast_loss, reference_loss
 from disentangle.sae.model import ARCHITECTURES, SAEConfig, TopKSAE
 from disentangle.sae.trainer import RunSpec, TrainConfig, train_many, train_sae
-from disentangle.sae.variants import BatchTopKSAE, MatryoshkaSAE, build_sae, prefix_values
+from disentangle.sae.variants import (
+    BatchTopKSAE,
+    MatryoshkaSAE,
+    _batch_top,
+    build_sae,
+    prefix_values,
+)
 
 PROVENANCE = {"embedder": {"model": "toy", "dim": 32, "normalized": False},
               "corpus_hash": "abc", "input_normalization": "none"}
@@ -89,6 +95,28 @@ def test_batchtopk_training_keeps_the_batch_top_bk(fn) -> None:
     assert kept.min() >= candidates.flatten().topk(32 * 4).values.min()
     torch.testing.assert_close(kept.sort().values, candidates.flatten().topk(32 * 4).values
                                .sort().values)
+
+
+@pytest.mark.parametrize("crowded_row", [False, True])
+def test_batchtopk_selection_is_the_batch_top_bk_within_each_rows_top_c(crowded_row) -> None:
+    """The direct batch selection, and (when a row would exceed c) the capped one."""
+    sae = build_sae(SAEConfig(d=16, n=64, k=4, architecture="batchtopk"), seed=0)
+    pre = torch.randn(32, 64, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    if crowded_row:
+        pre[7] += 10.0  # row 7 alone holds the batch's 64 largest entries; it may keep 16
+    values, indices = sae.select_training(pre)
+    assert values.shape == indices.shape == (32, 16)
+    candidates, _ = pre.topk(16, dim=1)
+    expected = candidates.flatten().topk(32 * 4).values
+    kept = values[values != 0]
+    torch.testing.assert_close(kept.sort().values, expected.sort().values)
+    assert torch.equal(pre.gather(1, indices)[values != 0], kept)
+    for row in range(32):  # no latent twice among a row's kept entries
+        assert indices[row][values[row] != 0].unique().numel() == int((values[row] != 0).sum())
+    # The direct selection answers unless the cap binds; then row 7 keeps exactly c.
+    assert (_batch_top(pre, 32 * 4, 4, 16) is None) == crowded_row
+    if crowded_row:
+        assert int((values[7] != 0).sum()) == 16
 
 
 @torch.no_grad()

@@ -4,8 +4,8 @@ Autograd through ``topk`` of dense ``[batch, n]`` pre-activations would build a 
 ``[batch, n]`` gradient and multiply it by ``x`` (as costly as the forward matmul), though only
 ``k`` (plus ``k_aux``) entries per row are non-zero. Here the backward builds that gradient as
 a sparse CSR matrix of latents × rows and multiplies it by the centred input instead. (The
-per-row width is the model's ``selection_width()``: ``k``, or BatchTopK's ``c`` candidates,
-of which those the batch selection drops get a zero gradient.)
+per-row width is that of the model's ``select_training``: ``k``, or BatchTopK's ``c``, whose
+padding gets a zero gradient.)
 
 The same forward also selects the AuxK latents (top ``k_aux`` among dead ones) from the one
 pre-activation matrix, so AuxK costs a masked ``topk`` and no second matmul.
@@ -14,6 +14,7 @@ pre-activation matrix, so AuxK costs a masked ``topk`` and no second matmul.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -32,15 +33,20 @@ def encoder_matmul(
         return torch.addmm(b_lat, x_centered, w_enc.t()).to(w_enc.dtype)
 
 
+Selection = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+"""The model's training selection (``TopKSAE.select_training``): pre-activations → code."""
+
+
 def select(
-    pre: torch.Tensor, k: int, dead_mask: torch.Tensor | None, k_aux: int
+    pre: torch.Tensor, choose: Selection, dead_mask: torch.Tensor | None, k_aux: int
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Top-``k`` pre-activations (unsorted) and top-``k_aux`` among dead latents (others −inf).
+    """The code ``choose`` selects (top-``k`` pre-activations, unsorted, for top-k) and the
+    top ``k_aux`` among dead latents (others −inf).
 
     Without a dead mask the AuxK part is empty (``[batch, 0]``). If fewer than ``k_aux``
     latents are dead, the surplus picks are −inf and contribute 0 after ReLU.
     """
-    values, indices = top_k(pre, k)
+    values, indices = choose(pre)
     if dead_mask is None:
         return values, indices, pre[:, :0], indices[:, :0]
     aux_values, aux_indices = _top_dead(pre, dead_mask, k_aux)
@@ -132,13 +138,13 @@ class _SparseTopKEncode(torch.autograd.Function):
         w_enc: torch.Tensor,
         b_lat: torch.Tensor,
         b_pre: torch.Tensor,
-        k: int,
+        choose: Selection,
         dead_mask: torch.Tensor | None,
         k_aux: int,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         x_centered = x - b_pre
         values, indices, aux_values, aux_indices = select(
-            encoder_matmul(x_centered, w_enc, b_lat), k, dead_mask, k_aux
+            encoder_matmul(x_centered, w_enc, b_lat), choose, dead_mask, k_aux
         )
         ctx.save_for_backward(x_centered, w_enc, indices, aux_indices)
         ctx.mark_non_differentiable(indices, aux_indices)
@@ -169,12 +175,12 @@ def sparse_topk_encode(
     sae: TopKSAE, x: torch.Tensor, dead_mask: torch.Tensor | None = None, k_aux: int = 0
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(values, indices, aux_values, aux_indices)``: pre-ReLU, unsorted selections of the
-    top ``sae.selection_width()`` latents (``k`` for top-k) and of the top ``k_aux`` dead
+    model's code (``sae.select_training``: the top ``k`` for top-k) and of the top ``k_aux`` dead
     latents, with a sparse backward.
 
     ``x`` is treated as data: it receives no gradient.
     """
     return _SparseTopKEncode.apply(
-        x, sae.W_enc, sae.b_lat, sae.b_pre, sae.selection_width(), dead_mask, k_aux
+        x, sae.W_enc, sae.b_lat, sae.b_pre, sae.select_training, dead_mask, k_aux
     )
 

@@ -87,10 +87,10 @@ def reference_loss(
     ``dead_mask`` is a bool ``[n]`` (None: AuxK off, e.g. before any latent can be dead).
     """
     pre = encoder_matmul(x - sae.b_pre, sae.W_enc, sae.b_lat)
-    values, indices, aux_values, aux_indices = select(
-        pre, sae.selection_width(), dead_mask, k_aux)
-    values = sae.activate(values)
-    latents = torch.zeros_like(pre).scatter(1, indices, values)
+    values, indices, aux_values, aux_indices = select(pre, sae.select_training, dead_mask, k_aux)
+    values = values.relu()
+    # scatter_add: BatchTopK pads its rows with zero entries that may repeat an index.
+    latents = torch.zeros_like(pre).scatter_add(1, indices, values)
     position = torch.arange(sae.config.n, device=pre.device)
     x_hats = [sae.decode_dense(latents * (position < size)) for size in sae.nested_sizes()[:-1]]
     x_hats.append(sae.decode_dense(latents))
@@ -107,7 +107,7 @@ def fast_loss(
     """Same value and gradients as ``reference_loss``, without ``[batch, n]`` latents in the
     backward pass or the decoder."""
     values, indices, aux_values, aux_indices = sparse_topk_encode(sae, x, dead_mask, k_aux)
-    values = sae.activate(values)
+    values = values.relu()
     x_hats = [sae.decode(prefix_values(values, indices, size), indices)
               for size in sae.nested_sizes()[:-1]]
     x_hats.append(sae.decode(values, indices))

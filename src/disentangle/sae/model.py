@@ -22,8 +22,8 @@ variants built on the same encoder, decoder and losses (``sae/variants.py``):
   reconstruction errors of nested dictionary prefixes ``m_1 < … < m_P = n``, so the first
   latents must reconstruct well alone and become general features. Encoding is top-k.
 
-``TopKSAE`` exposes the few hooks the losses and the trainer call (``selection_width``,
-``activate``, ``nested_sizes``, ``track_training_code``); the variants override them.
+``TopKSAE`` exposes the few hooks the losses and the trainer call (``select_training``,
+``nested_sizes``, ``track_training_code``); the variants override them.
 Build a model from its config with ``variants.build_sae``.
 """
 
@@ -214,13 +214,10 @@ class TopKSAE(nn.Module):
         values, indices = top_k(self.pre_activations(x), self.config.k, sorted=True)
         return SparseCode(values.relu(), indices)
 
-    def selection_width(self) -> int:
-        """Latents per row the training loss selects from the pre-activations: ``k``."""
-        return self.config.k
-
-    def activate(self, selected: torch.Tensor) -> torch.Tensor:
-        """The training code from the selected pre-activations ``[batch, width]``: ReLU."""
-        return selected.relu()
+    def select_training(self, pre: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The training code's ``(values, indices)``, ``[batch, width]``, from the batch's
+        pre-activations, before the ReLU: each row's top ``k``, unsorted."""
+        return top_k(pre, self.config.k)
 
     def nested_sizes(self) -> tuple[int, ...]:
         """Dictionary prefixes whose reconstruction errors the loss averages: just ``n``."""

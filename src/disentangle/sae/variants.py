@@ -21,9 +21,10 @@ Both run through the top-k encoder, its sparse backward and the shared losses by
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
-from disentangle.sae.model import SAEConfig, SparseCode, TopKSAE, top_k
+from disentangle.sae.model import SAEConfig, SparseCode, TopKSAE, _group_size, top_k
 
 CANDIDATE_FACTOR = 4
 """BatchTopK's per-row cap is ``CANDIDATE_FACTOR·k`` latents (and the width of its codes)."""
@@ -52,17 +53,26 @@ class BatchTopKSAE(TopKSAE):
         self.register_buffer("threshold", torch.zeros(()))
 
     def selection_width(self) -> int:
-        """Candidates per row: ``c = min(n, 4k)``."""
+        """Latents per row at most: ``c = min(n, 4k)``."""
         return min(self.config.n, CANDIDATE_FACTOR * self.config.k)
 
-    def activate(self, selected: torch.Tensor) -> torch.Tensor:
-        """Keep the ``B·k`` largest of the batch's ``B·c`` candidates (after ReLU), zero the
-        rest: exactly ``B·k`` kept entries, a variable number per row."""
-        values = selected.relu()
-        flat = values.reshape(-1)
-        kept = flat.topk(values.shape[0] * self.config.k, sorted=False).indices
-        keep = torch.zeros_like(flat, dtype=torch.bool).index_fill_(0, kept, True)
-        return torch.where(keep.view_as(values), values, 0.0)
+    def select_training(self, pre: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The ``B·k`` largest pre-activations of the batch among each row's top ``c``, as
+        ``[B, c]`` codes: a row's kept entries first, the rest of its width padding (value 0,
+        which the ReLU keeps at 0 with a zero gradient; its index may repeat a kept one).
+
+        On CPU the batch's top ``B·k`` are found directly (``_batch_top``), without each
+        row's top ``c``; if a row then holds more than ``c`` (the cap binds), and on a GPU,
+        each row's top ``c`` are selected first and the batch's ``B·k`` among them."""
+        width, kept = self.selection_width(), pre.shape[0] * self.config.k
+        if not pre.is_cuda:
+            code = _batch_top(pre, kept, _group_size(self.config.n, self.config.k), width)
+            if code is not None:
+                return code
+        values, indices = top_k(pre, width)
+        keep = torch.zeros(values.numel(), dtype=torch.bool, device=pre.device).index_fill_(
+            0, values.reshape(-1).topk(kept, sorted=False).indices, True)
+        return torch.where(keep.view_as(values), values, 0.0), indices
 
     @torch.no_grad()
     def track_training_code(self, values: torch.Tensor) -> None:
@@ -82,6 +92,44 @@ class BatchTopKSAE(TopKSAE):
         rank = torch.arange(values.shape[1], device=values.device)
         keep = torch.where(self.threshold > 0, values > self.threshold, rank < self.config.k)
         return SparseCode(torch.where(keep, values, 0.0), indices)
+
+
+def _largest(flat: torch.Tensor, count: int) -> torch.Tensor:
+    """Positions of the ``count`` largest entries of a 1-d CPU tensor, in no order. NumPy's
+    introselect: on ``[1024·384]`` group maxima it took 0.9 ms where ``torch.topk`` took
+    43 ms (one thread, loaded machine; ``topk`` with a large ``k`` keeps a heap)."""
+    values = flat.detach().numpy()
+    return torch.from_numpy(np.argpartition(values, values.size - count)[values.size - count:])
+
+
+def _batch_top(pre: torch.Tensor, count: int, size: int, width: int
+               ) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The ``count`` largest entries of ``pre`` ``[B, n]`` as ``[B, width]`` codes (each
+    row's entries first, zero padding after), or None if a row has more than ``width``.
+
+    Like ``top_k``, but over the whole batch: with the rows cut into interleaved groups of
+    ``size`` columns, the ``count`` groups with the largest maxima (over all rows) hold every
+    entry of the batch's top ``count`` (ties aside), so one max per group, a selection among
+    the ``B·n/size`` maxima and one among the ``count·size`` gathered entries find it."""
+    batch, n = pre.shape
+    groups = n // size
+    maxima = pre.detach().view(batch, size, groups).amax(1).reshape(-1)
+    best = _largest(maxima, count)  # row · groups + group
+    rows = torch.div(best, groups, rounding_mode="floor")
+    candidates = ((rows * n + best - rows * groups).unsqueeze(1)
+                  + groups * torch.arange(size)).reshape(-1)
+    flat = pre.reshape(-1)
+    positions = candidates[_largest(flat[candidates], count)].sort().values  # row-major
+    rows = torch.div(positions, n, rounding_mode="floor")
+    counts = torch.bincount(rows, minlength=batch)
+    if int(counts.max()) > width:
+        return None
+    # Slot of each kept entry within its row: its rank among the row's kept entries.
+    slots = rows * width + torch.arange(count) - (counts.cumsum(0) - counts)[rows]
+    values = pre.new_zeros(batch * width).index_put((slots,), flat[positions])
+    indices = torch.zeros(batch * width, dtype=torch.long).index_put_(
+        (slots,), positions - rows * n)
+    return values.view(batch, width), indices.view(batch, width)
 
 
 class MatryoshkaSAE(TopKSAE):
