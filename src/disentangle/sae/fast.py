@@ -4,8 +4,8 @@ Autograd through ``topk`` of dense ``[batch, n]`` pre-activations would build a 
 ``[batch, n]`` gradient and multiply it by ``x`` (as costly as the forward matmul), though only
 ``k`` (plus ``k_aux``) entries per row are non-zero. Here the backward builds that gradient as
 a sparse CSR matrix of latents × rows and multiplies it by the centred input instead. (The
-per-row width is that of the model's ``select_training``: ``k``, or BatchTopK's ``c``, whose
-padding gets a zero gradient.)
+per-row width is that of the model's ``select_training``: ``k``, or BatchTopK's ``w ≤ c``,
+whose zero padding gets a zero gradient.)
 
 The same forward also selects the AuxK latents (top ``k_aux`` among dead ones) from the one
 pre-activation matrix, so AuxK costs a masked ``topk`` and no second matmul.
@@ -114,10 +114,9 @@ def _nonzero_entries(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(latents, rows, grads)`` of the selected entries with a non-zero gradient, flat.
 
-    Entries the ReLU zeroed, and the candidates BatchTopK's batch selection dropped (3 in 4
-    of its entries), have a zero gradient: leaving them out of the weight-gradient product
-    changes nothing but its cost. On a GPU the filter would need a host sync, so there every
-    entry stays."""
+    Entries the ReLU zeroed, and BatchTopK's padding, have a zero gradient: leaving them out
+    of the weight-gradient product changes nothing but its cost. On a GPU the filter would
+    need a host sync, so there every entry stays."""
     batch, width = picked.shape
     positions = torch.arange(batch * width, device=picked.device)
     flat_grads = grads.reshape(-1)

@@ -46,7 +46,7 @@ from disentangle.sae.variants import prefix_values
 class LossOutput(NamedTuple):
     """``loss`` is differentiable; the rest are detached. ``values`` (post-ReLU) and
     ``indices`` are the batch's training code, *unsorted* (training does not need the order):
-    width ``k``, or BatchTopK's ``c`` candidates per row with the unkept ones zeroed."""
+    width ``k``, or BatchTopK's ``w ≤ c`` per row, its padding zero."""
 
     loss: torch.Tensor
     nmse: torch.Tensor

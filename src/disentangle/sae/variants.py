@@ -2,13 +2,12 @@
 
 **BatchTopK** (Bussmann, Leask & Nanda 2024). Training keeps the ``B·k`` largest activations
 of a whole batch of ``B`` rows instead of the top ``k`` of each row: rows that need more
-latents get more, the batch mean stays ``k``. To keep fixed-width tensors (the
-``embedding_bag`` decoder, ``[B, width]`` codes), each row first offers its top
-``c = min(n, 4k)`` candidates (``CANDIDATE_FACTOR``), so no row can use more than ``c``
-latents, a cap the paper does not have. The smallest kept activation of each batch feeds a
-running threshold θ (a buffer, saved with the weights); inference keeps a row's top-``c``
-activations above θ, needs no batch, and its mean L0 stays near ``k`` on data like the
-training data.
+latents get more, the batch mean stays ``k``. Codes are ``[B, w]`` tensors padded with
+zeros, and no row may use more than ``c = min(n, 4k)`` latents (``CANDIDATE_FACTOR``), a cap
+the paper does not have (it bounds ``w`` and inference codes). The smallest kept
+activation of each batch feeds a running threshold θ (a buffer, saved with the weights);
+inference keeps a row's top-``c`` activations above θ, needs no batch, and its mean L0 stays
+near ``k`` on data like the training data.
 
 **Matryoshka** (Bussmann et al. 2025; Nabeshima 2024). The code is the ordinary top-k one,
 but the loss averages the NMSE of the reconstructions from nested dictionary prefixes (the
@@ -27,7 +26,7 @@ import torch
 from disentangle.sae.model import SAEConfig, SparseCode, TopKSAE, _group_size, top_k
 
 CANDIDATE_FACTOR = 4
-"""BatchTopK's per-row cap is ``CANDIDATE_FACTOR·k`` latents (and the width of its codes)."""
+"""BatchTopK's per-row cap is ``CANDIDATE_FACTOR·k`` latents (the most width of its codes)."""
 THRESHOLD_DECAY = 0.9
 """EMA decay of BatchTopK's θ: a memory of about 10 steps, short enough to follow the weights
 as they move (with 0.99 the first batches' θ dominated short runs and inference L0 fell far
@@ -45,7 +44,7 @@ class BatchTopKSAE(TopKSAE):
     inference."""
 
     threshold: torch.Tensor
-    compact_decode = True  # B·k kept of B·c candidates: 3 in 4 code entries are zero
+    compact_decode = True  # B·k kept of B·w code entries: the padding is zeros
 
     def __init__(self, config: SAEConfig, *, seed: int | None = None) -> None:
         super().__init__(config, seed=seed)
@@ -58,12 +57,15 @@ class BatchTopKSAE(TopKSAE):
 
     def select_training(self, pre: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The ``B·k`` largest pre-activations of the batch among each row's top ``c``, as
-        ``[B, c]`` codes: a row's kept entries first, the rest of its width padding (value 0,
-        which the ReLU keeps at 0 with a zero gradient; its index may repeat a kept one).
+        ``[B, w]`` codes, ``w ≤ c``: a row's kept entries first, the rest of its width
+        padding (value 0, which the ReLU keeps at 0 with a zero gradient; its index may
+        repeat a kept one).
 
         On CPU the batch's top ``B·k`` are found directly (``_batch_top``), without each
-        row's top ``c``; if a row then holds more than ``c`` (the cap binds), and on a GPU,
-        each row's top ``c`` are selected first and the batch's ``B·k`` among them."""
+        row's top ``c``, and ``w`` is the most any row keeps (so the decoder and the sparse
+        backward never see the ``B·(c − k)`` entries a row-wise selection would drop); if a
+        row then holds more than ``c`` (the cap binds), and on a GPU, each row's top ``c``
+        are selected first and the batch's ``B·k`` among them (``w = c``)."""
         width, kept = self.selection_width(), pre.shape[0] * self.config.k
         if not pre.is_cuda:
             code = _batch_top(pre, kept, _group_size(self.config.n, self.config.k), width)
@@ -102,10 +104,11 @@ def _largest(flat: torch.Tensor, count: int) -> torch.Tensor:
     return torch.from_numpy(np.argpartition(values, values.size - count)[values.size - count:])
 
 
-def _batch_top(pre: torch.Tensor, count: int, size: int, width: int
+def _batch_top(pre: torch.Tensor, count: int, size: int, cap: int
                ) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """The ``count`` largest entries of ``pre`` ``[B, n]`` as ``[B, width]`` codes (each
-    row's entries first, zero padding after), or None if a row has more than ``width``.
+    """The ``count`` largest entries of ``pre`` ``[B, n]`` as ``[B, w]`` codes, ``w`` the
+    most entries of any row (each row's entries first, zero padding after), or None if a row
+    has more than ``cap``.
 
     Like ``top_k``, but over the whole batch: with the rows cut into interleaved groups of
     ``size`` columns, the ``count`` groups with the largest maxima (over all rows) hold every
@@ -122,7 +125,8 @@ def _batch_top(pre: torch.Tensor, count: int, size: int, width: int
     positions = candidates[_largest(flat[candidates], count)].sort().values  # row-major
     rows = torch.div(positions, n, rounding_mode="floor")
     counts = torch.bincount(rows, minlength=batch)
-    if int(counts.max()) > width:
+    width = int(counts.max())
+    if width > cap:
         return None
     # Slot of each kept entry within its row: its rank among the row's kept entries.
     slots = rows * width + torch.arange(count) - (counts.cumsum(0) - counts)[rows]
