@@ -23,7 +23,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from train_speed import BATCH, LR, data, machine
 
-from disentangle.sae import fast
+from disentangle.sae import fast, model
 from disentangle.sae.losses import fast_loss
 from disentangle.sae.model import SAEConfig, top_k
 from disentangle.sae.trainer import make_optimizer, retain_freed_memory, update_parameters
@@ -71,16 +71,16 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     retain_freed_memory()
     x = torch.from_numpy(data(384)[0])
-    grouped, dead_columns = fast.top_k, fast._top_dead
+    grouped, dead_columns = model.top_k, fast._top_dead
     print(machine(args.threads))
     print("| comparison | config | A ms | B ms | B / A |\n|---|---|---|---|---|")
     for n, k in [(1536, 16), (1536, 64), (2304, 16), (2304, 64), (3072, 32)]:
         ms = ab(SAEConfig(384, n, k), {
-            "grouped": lambda: setattr(fast, "top_k", grouped),
-            "plain": lambda: setattr(fast, "top_k", plain_top_k)}, None, x, args.steps)
+            "grouped": lambda: setattr(model, "top_k", grouped),
+            "plain": lambda: setattr(model, "top_k", plain_top_k)}, None, x, args.steps)
         print(f"| A grouped top-k, B torch.topk (AuxK off) | {n}:{k} | {ms['grouped']:.1f} | "
               f"{ms['plain']:.1f} | {ms['plain'] / ms['grouped']:.2f}× |", flush=True)
-    fast.top_k = grouped
+    model.top_k = grouped
     for share in (0.02, 0.2):
         dead = torch.rand(3072, generator=torch.Generator().manual_seed(0)) < share
         ms = ab(SAEConfig(384, 3072, 32), {
