@@ -60,7 +60,7 @@ def steering(
                      ] = DEFAULT_BLEND,
     pool: Annotated[int, typer.Option(
         help="How many of the steered query's nearest documents the feature terms re-rank "
-             "(0: the whole corpus).")] = DEFAULT_POOL or 0,
+             "(0: the whole corpus).")] = DEFAULT_POOL,
     strengths: Annotated[str, typer.Option(help="Strengths of the curves (comma-separated).")
                          ] = ",".join(f"{s:g}" for s in STRENGTHS),
     density: Annotated[str, typer.Option(
