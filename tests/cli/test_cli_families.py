@@ -20,7 +20,7 @@ from disentangle.io import read_parquet, save_npy, write_parquet
 from disentangle.sae.model import SAEConfig
 from disentangle.sae.trainer import TrainConfig
 from disentangle.workspace import Workspace
-from tests.families.conftest import NOISE, PLANTED, planted_codes
+from tests.families.planted import NOISE, PLANTED, planted_codes
 
 N_FEATURES = 48
 RISING = 18
