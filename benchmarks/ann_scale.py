@@ -203,6 +203,37 @@ def stats(real: Path | None) -> dict:
     return out
 
 
+def extrapolate(results: list[dict], rows: int) -> dict:
+    """Predictions at ``rows`` from measured sizes, by least squares on cost models:
+
+    - build CPU s = a · train_rows · nlist + b · rows · nlist (k-means, then assigning rows to
+      lists; PQ work is linear in the same terms);
+    - build anonymous memory = c + e · rows (codes and ids) + f · train_rows (the sample);
+    - p50 latency at a given nprobe = g + h · nprobe · rows / nlist (PQ codes scanned), with
+      the re-ranking reads assumed served from the page cache as in the measured runs;
+    - index size: the codes, ids and centroids, counted, not fitted.
+    """
+    from disentangle.search.ondisk import IVFPQSettings
+
+    shapes = [IVFPQSettings.for_size(r["rows"], D) for r in results]
+    target = IVFPQSettings.for_size(rows, D)
+    timed = [(r, s) for r, s in zip(results, shapes, strict=True) if "build_cpu_s" in r]
+    a = np.array([[s.train_rows * s.nlist, r["rows"] * s.nlist] for r, s in timed], float)
+    cpu = np.linalg.lstsq(a, [r["build_cpu_s"] for r, _ in timed], rcond=None)[0]
+    m = np.array([[1, r["rows"], s.train_rows] for r, s in zip(results, shapes, strict=True)])
+    mem = np.linalg.lstsq(m, [r["build_peak_anon_mb"] for r in results], rcond=None)[0]
+    out = {"rows": rows, "settings": target.factory(),
+           "build_cpu_s": float(cpu @ [target.train_rows * target.nlist, rows * target.nlist]),
+           "build_peak_anon_mb": float(mem @ [1, rows, target.train_rows]),
+           "index_mb": (rows * (target.m + 8) + target.nlist * D * 4) / 2**20, "p50_ms": {}}
+    for nprobe in (*NPROBES, 128):
+        points = [(nprobe_row["nprobe"] * r["rows"] / s.nlist, nprobe_row["p50_ms"])
+                  for r, s in zip(results, shapes, strict=True) for nprobe_row in r["search"]]
+        g, h = np.polyfit([x for x, _ in points], [y for _, y in points], 1)[::-1]
+        out["p50_ms"][nprobe] = float(g + h * nprobe * rows / target.nlist)
+    return out
+
+
 def fresh(step: str, root: Path, rows: int) -> dict:
     """Run one step in a fresh process of this script and return its JSON."""
     done = subprocess.run([sys.executable, __file__, "--step", step, "--dir", str(root),
@@ -219,7 +250,14 @@ def main() -> None:
     parser.add_argument("--step", choices=["generate", "build", "search"])
     parser.add_argument("--real", type=Path, help="real embeddings.npy to compare the generator")
     parser.add_argument("--out", type=Path, help="also write the results as JSON here")
+    parser.add_argument("--extrapolate", type=Path, nargs="+", metavar="RESULTS_JSON",
+                        help="predict at --rows from measured results instead of measuring")
     args = parser.parse_args()
+    if args.extrapolate:
+        measured = [r for path in args.extrapolate for r in json.loads(path.read_text())]
+        for rows in args.rows:
+            print(json.dumps(extrapolate(sorted(measured, key=lambda r: r["rows"]), rows)))
+        return
     if args.step:
         step = {"generate": generate, "build": build, "search": search}[args.step]
         print(json.dumps(step(args.dir, args.rows[0])))
