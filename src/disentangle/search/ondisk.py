@@ -151,7 +151,13 @@ class IVFPQIndex(FaissIndex):
 
     def __init__(self, index: Any, embeddings: np.ndarray, kind: str = "ivfpq",
                  effort: int | None = None) -> None:
+        # ``kind`` keeps :meth:`FaissIndex.load`'s constructor call; it is always "ivfpq".
         super().__init__(index, embeddings, "ivfpq", effort)
+
+    @classmethod
+    def build(cls, embeddings: np.ndarray, *args: Any, **options: Any) -> IVFPQIndex:
+        """Not FAISS's in-memory builders: IVF-PQ is built by :meth:`build_chunked`."""
+        raise DisentangleError("build an IVF-PQ index with IVFPQIndex.build_chunked")
 
     @classmethod
     def build_chunked(cls, embeddings: np.ndarray, settings: IVFPQSettings | None = None,
