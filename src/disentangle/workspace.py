@@ -8,6 +8,7 @@ Layout (all writes atomic; see :mod:`disentangle.io`)::
       embeddings.npy           float32 [documents, d], row i = corpus row i (memory-mapped)
       cache/<embedder-key>/    content-addressed embedding cache (resumable embedding)
       indexes/<kind>.faiss     approximate search indexes (+ .json: what they were built from)
+      indexes/<kind>.build/    a resumable chunked build in progress (removed when it ends)
       saes/<name>/             one SAE: every file is named by :class:`SAEFolder`
       sweeps/, compare/        sweep results and cross-SAE comparisons
 
@@ -139,6 +140,10 @@ class Workspace:
         """The embeddings record an index was built from: it is stale when they differ."""
         return self.index_path(kind).with_suffix(".json")
 
+    def index_build(self, kind: str) -> IndexBuild:
+        """The resumable chunked build of the ``kind`` index (see :class:`IndexBuild`)."""
+        return IndexBuild(self.root / "indexes" / f"{kind}.build")
+
     @property
     def sweeps_dir(self) -> Path:
         return self.root / "sweeps"
@@ -241,6 +246,25 @@ class Workspace:
             raise DisentangleError(f"the codes of {name} belong to an earlier corpus; run "
                                    f"`disentangle encode --workspace {self.root} --sae {name}`")
         return record
+
+
+@dataclass(frozen=True)
+class IndexBuild:
+    """The files of a chunked index build: its settings, the trained empty index and one
+    part per finished chunk of rows, so an interrupted build resumes at the next chunk."""
+
+    directory: Path
+
+    @property
+    def settings_path(self) -> Path:
+        return self.directory / "settings.json"
+
+    @property
+    def trained_path(self) -> Path:
+        return self.directory / "trained.faiss"
+
+    def part_path(self, chunk: int) -> Path:
+        return self.directory / f"part-{chunk:05d}.faiss"
 
 
 @dataclass(frozen=True)

@@ -170,3 +170,29 @@ def test_batchtopk_trains_encodes_and_explains_with_padded_codes(built, capsys):
     assert contributions and all(c["hit_activation"] > 0 for c in contributions)
     assert main(["train", "-w", str(ws), "--n", "32", "--k", "4", "--arch", "jumprelu"]) == 2
     assert "use one of topk, batchtopk, matryoshka" in capsys.readouterr().err
+
+
+def test_ivfpq_index_is_built_ahead_into_the_workspace_and_used_by_search(built, capsys):
+    _, ws = built
+    workspace = Workspace.open(ws)
+    assert main(["index", "-w", str(ws), "--kind", "ivfpq"]) == 0
+    saved = workspace.index_path("ivfpq")
+    assert saved.exists() and saved.with_suffix(".json").exists()
+    assert not workspace.index_build("ivfpq").directory.exists()  # parts merged, then removed
+    runs = {}
+    for index in ("exact", "ivfpq"):
+        capsys.readouterr()
+        assert main(["search", "galaxy halo", "-w", str(ws), "-k", "5", "--json",
+                     "--index", index]) == 0
+        runs[index] = [round(hit["score"], 5)
+                       for hit in json.loads(capsys.readouterr().out)["hits"]]
+    assert runs["ivfpq"] == runs["exact"]  # 72 rows: every list probed, re-ranked exactly
+    # A build folder left by other embeddings is discarded, not merged into the new index.
+    stale = workspace.index_build("ivfpq")
+    stale.directory.mkdir(parents=True)
+    (stale.settings_path).write_text('{"built_from": "another corpus"}')
+    stale.part_path(0).write_bytes(b"not an index")
+    workspace.record("embeddings", {**workspace.stage("embeddings"), "test_rerun": 2})
+    assert stages.build_index(workspace, "ivfpq").rows == 72
+    assert not stale.directory.exists()
+    assert main(["index", "-w", str(ws), "--kind", "flat"]) == 2

@@ -9,8 +9,14 @@ import typer
 from rich.table import Table
 
 from disentangle import stages
-from disentangle.cli.options import DEFAULT_WORKSPACE, SaeOption, WorkspaceOption, split_list
-from disentangle.cli.progress import console
+from disentangle.cli.options import (
+    DEFAULT_WORKSPACE,
+    SaeOption,
+    WorkspaceOption,
+    split_list,
+    writes_workspace,
+)
+from disentangle.cli.progress import console, progress_bar
 from disentangle.errors import DisentangleError
 from disentangle.search import DEFAULT_BLEND, DEFAULT_POOL, Edit, Filters, SearchResult, down, up
 from disentangle.search.request import parse_target
@@ -64,8 +70,9 @@ def search(
     exclude: Annotated[list[str], typer.Option(
         help="Only documents where this feature is silent.")] = [],  # noqa: B006
     index: Annotated[str, typer.Option(
-        help="exact (default), or hnsw / ivf: approximate, for corpora in the millions; "
-             "built into the workspace on first use.")] = "exact",
+        help="exact (default), or hnsw / ivf / ivfpq: approximate, for corpora in the "
+             "millions (ivfpq: on disk, for 10M); built into the workspace on first use "
+             "or ahead with `disentangle index`.")] = "exact",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Search the corpus; steer the query by raising or removing features and families."""
@@ -128,5 +135,21 @@ def print_search(result: SearchResult, query: str) -> None:
     console.print(shown)
 
 
+@writes_workspace("index")
+def index(
+    workspace: WorkspaceOption = DEFAULT_WORKSPACE,
+    kind: Annotated[str, typer.Option(
+        help="ivfpq (on disk, memory-mapped, exact re-ranking: for millions of documents), "
+             "hnsw or ivf (in memory).")] = "ivfpq",
+) -> None:
+    """Build the approximate search index ahead of `search --index KIND` (resumable)."""
+    with progress_bar(f"building the {kind} index", unit="rows") as update:
+        report = stages.build_index(Workspace.open(workspace), kind, update)  # type: ignore[arg-type]
+    console.print(f"{report.kind} index over {report.rows:,} rows: {report.path} "
+                  f"({report.size_bytes / 2**20:,.1f} MB), {report.seconds:,.1f} s; "
+                  f"use it with `disentangle search --index {report.kind}`")
+
+
 def register(app: typer.Typer) -> None:
     app.command()(search)
+    app.command()(index)

@@ -24,7 +24,8 @@ BLOCK_ROWS = 65_536
 SUBSET_FRACTION = 0.1
 """A mask allowing at most this fraction of rows is served by scoring just those rows."""
 
-IndexKind = Literal["exact", "hnsw", "ivf"]
+IndexKind = Literal["exact", "hnsw", "ivf", "ivfpq"]
+FaissKind = Literal["hnsw", "ivf", "ivfpq"]
 
 
 class VectorIndex(Protocol):
@@ -112,8 +113,9 @@ class ExactIndex:
         return _pad(top, np.take_along_axis(rows, cols, axis=1), k)
 
 
-DEFAULT_EFFORT = {"hnsw": 64, "ivf": 16}
-"""efSearch / nprobe: recall@10 0.998 / 0.976 on real MiniLM abstracts (docs/benchmarks.md)."""
+DEFAULT_EFFORT = {"hnsw": 64, "ivf": 16, "ivfpq": 32}
+"""efSearch / nprobe: recall@10 0.998 / 0.976 on real MiniLM abstracts (docs/benchmarks.md);
+IVF-PQ's nprobe is measured at 1M–4M rows in docs/scaling.md."""
 
 
 class FaissIndex:
@@ -124,7 +126,10 @@ class FaissIndex:
     so an index can be saved and loaded instead of rebuilt.
     """
 
-    def __init__(self, index: Any, embeddings: np.ndarray, kind: Literal["hnsw", "ivf"],
+    memory_mapped = False
+    """Whether :meth:`load` maps the index file instead of reading it into memory."""
+
+    def __init__(self, index: Any, embeddings: np.ndarray, kind: FaissKind,
                  effort: int | None = None) -> None:
         import faiss
 
@@ -165,11 +170,12 @@ class FaissIndex:
             self._faiss.write_index(self.index, str(tmp))
 
     @classmethod
-    def load(cls, path: Path, embeddings: np.ndarray, kind: Literal["hnsw", "ivf"],
+    def load(cls, path: Path, embeddings: np.ndarray, kind: FaissKind,
              effort: int | None = None) -> FaissIndex:
         import faiss
 
-        index = checked_read(path, lambda p: faiss.read_index(str(p)), (RuntimeError,))
+        flags = faiss.IO_FLAG_MMAP if cls.memory_mapped else 0
+        index = checked_read(path, lambda p: faiss.read_index(str(p), flags), (RuntimeError,))
         if index.ntotal != len(embeddings):
             raise DamagedFile(path, f"{index.ntotal} vectors for {len(embeddings)} embeddings")
         return cls(index, embeddings, kind, effort)
@@ -203,4 +209,8 @@ def make_index(embeddings: np.ndarray, kind: IndexKind = "exact", **options: int
         return ExactIndex(embeddings)
     if kind in ("hnsw", "ivf"):
         return FaissIndex.build(embeddings, kind=kind, **options)
-    raise DisentangleError(f"unknown index {kind!r}; use exact, hnsw or ivf")
+    if kind == "ivfpq":
+        from disentangle.search.ondisk import IVFPQIndex
+
+        return IVFPQIndex.build_chunked(embeddings, **options)
+    raise DisentangleError(f"unknown index {kind!r}; use exact, hnsw, ivf or ivfpq")

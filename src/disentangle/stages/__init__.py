@@ -27,13 +27,14 @@ from disentangle.stages.readers import (
 from disentangle.stages.reports import (
     EmbedReport,
     EncodeReport,
+    IndexReport,
     IngestReport,
     InterpretReport,
     SteeringEvalReport,
     SweepReport,
     TrainReport,
 )
-from disentangle.stages.search import ann_index, resolver, searcher
+from disentangle.stages.search import ann_index, build_index, resolver, searcher
 from disentangle.stages.trends import TrendsReport, trends
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "EncodeReport",
     "FamilyBuildReport",
     "FamilyView",
+    "IndexReport",
     "IngestReport",
     "InterpretReport",
     "SteeringEvalReport",
@@ -51,6 +53,7 @@ __all__ = [
     "ann_index",
     "build_families",
     "build_feature_map",
+    "build_index",
     "codes",
     "compare",
     "corpus_texts",

@@ -73,6 +73,16 @@ class EncodeReport:
 
 
 @dataclass(frozen=True)
+class IndexReport:
+    kind: str
+    rows: int
+    path: Path
+    size_bytes: int
+    seconds: float
+    """Wall time of this call: near zero when the index was already current."""
+
+
+@dataclass(frozen=True)
 class InterpretReport:
     name: str
     table: pa.Table
