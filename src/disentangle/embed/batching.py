@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import closing
 
 import numpy as np
 
@@ -44,11 +45,13 @@ def embed_texts(
         chunks = [pending[start : start + chunk_size]
                   for start in range(0, len(pending), chunk_size)]
         done = 0
-        for chunk_hashes, vectors in (run_chunks or in_process(embedder))(chunks):
-            cache.put(chunk_hashes, vectors)
-            done += len(chunk_hashes)
-            if on_progress is not None:
-                on_progress(done, len(pending))
+        # closing: an interrupted run stops the runner's workers at once.
+        with closing(iter((run_chunks or in_process(embedder))(chunks))) as results:
+            for chunk_hashes, vectors in results:
+                cache.put(chunk_hashes, vectors)
+                done += len(chunk_hashes)
+                if on_progress is not None:
+                    on_progress(done, len(pending))
     return cache.get(hashes)
 
 
