@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -103,15 +103,18 @@ def _pool(ray: Any, engine: RayEngine, use_gpu: bool, blocks: int) -> dict[str, 
             "num_cpus": engine.cpus_per_actor}
 
 
-def _run_parts(ray: Any, blocks: Sequence[pa.Table], actor: type, args: tuple[Any, ...],
+def _run_parts(ray: Any, blocks: Iterable[pa.Table], actor: type, args: tuple[Any, ...],
                pool: dict[str, Any]) -> Iterator[dict[str, np.ndarray]]:
     """The output of each block (column ``part``), whole, in the order blocks finish.
 
     A block is one batch (``batch_size=None``), so an actor sees exactly what an in-process
     run computes at once; pieces are still regrouped by ``part`` in case Ray splits a block.
     """
-    expected = {int(block.column("part")[0].as_py()): block.num_rows for block in blocks}
-    dataset = ray.data.from_arrow(list(blocks)).map_batches(
+    expected, refs = {}, []
+    for block in blocks:  # each into the object store at once: the driver holds one at a time
+        expected[int(block.column("part")[0].as_py())] = block.num_rows
+        refs.append(ray.put(block))
+    dataset = ray.data.from_arrow_refs(refs).map_batches(
         actor, fn_constructor_args=args, batch_size=None, batch_format="numpy", **pool)
     pieces: dict[int, list[dict[str, np.ndarray]]] = {}
     batches = dataset.iter_batches(batch_size=None, batch_format="numpy")
@@ -210,11 +213,11 @@ def encode_on_ray(engine: RayEngine, sae: TopKSAE, embeddings: np.ndarray,
         from ray.data.extensions import ArrowTensorArray as tensor
 
         pool = _pool(ray, engine, use_gpu=True, blocks=len(shards))
-        blocks = [pa.table({
+        blocks = (pa.table({
             "part": pa.array(np.full(stop - first, first, np.int64)),
             "row": pa.array(np.arange(first, stop, dtype=np.int64)),
             "embedding": tensor.from_numpy(np.array(embeddings[first:stop], np.float32))})
-            for first, stop in shards]
+            for first, stop in shards)
         if run is not None:
             run.actors, run.devices = pool["concurrency"], set()
         for out in _run_parts(ray, blocks, _EncodeActor, (sae.cpu(),), pool):
