@@ -82,7 +82,9 @@ def _cluster(engine: RayEngine) -> Iterator[Any]:
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # the CLI draws its own
     context.execution_options.preserve_order = True
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    # Ray Data's advice on object store sizing and its start-up resource notices are not
+    # the user's business here; errors still show.
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
     try:
         yield ray
     finally:
@@ -95,12 +97,16 @@ def _pool(ray: Any, engine: RayEngine, use_gpu: bool, blocks: int) -> dict[str, 
     (never more actors than blocks: an idle actor costs a process and a model load)."""
     resources = ray.cluster_resources()
     gpus = int(resources.get("GPU", 0))
+    cpus = int(resources.get("CPU", 0))
+    if engine.cpus_per_actor > cpus:
+        raise DisentangleError(f"--cpus-per-actor {engine.cpus_per_actor} but the Ray cluster "
+                               f"has {cpus} CPUs; ask for at most {cpus}")
     if use_gpu and gpus:
-        return {"concurrency": min(gpus, blocks), "num_gpus": 1,
-                "num_cpus": engine.cpus_per_actor}
-    cpus = int(resources.get("CPU", 1))
-    return {"concurrency": max(1, min(cpus // engine.cpus_per_actor, blocks)),
-            "num_cpus": engine.cpus_per_actor}
+        actors, extra = min(gpus, blocks), {"num_gpus": 1}
+    else:
+        actors, extra = max(1, min(cpus // engine.cpus_per_actor, blocks)), {}
+    return {"compute": ray.data.ActorPoolStrategy(size=actors),
+            "num_cpus": engine.cpus_per_actor, **extra}
 
 
 def _run_parts(ray: Any, blocks: Iterable[pa.Table], actor: type, args: tuple[Any, ...],
@@ -179,7 +185,7 @@ class RayChunks:
                     "row": pa.array(np.arange(first, first + len(chunk), dtype=np.int64)),
                     "hash": [h for h, _ in chunk], "text": [t for _, t in chunk]}))
                 first += len(chunk)
-            self.run = RayRun(actors=pool["concurrency"], devices=set())
+            self.run = RayRun(actors=pool["compute"].max_size, devices=set())
             for out in _run_parts(ray, blocks, _EmbedActor, (self.embedder,), pool):
                 self.run.devices.update(str(d) for d in np.unique(out["device"]))
                 yield [str(h) for h in out["hash"]], np.asarray(out["vectors"], np.float32)
@@ -219,7 +225,7 @@ def encode_on_ray(engine: RayEngine, sae: TopKSAE, embeddings: np.ndarray,
             "embedding": tensor.from_numpy(np.array(embeddings[first:stop], np.float32))})
             for first, stop in shards)
         if run is not None:
-            run.actors, run.devices = pool["concurrency"], set()
+            run.actors, run.devices = pool["compute"].max_size, set()
         for out in _run_parts(ray, blocks, _EncodeActor, (sae.cpu(),), pool):
             if run is not None and run.devices is not None:
                 run.devices.update(str(d) for d in np.unique(out["device"]))

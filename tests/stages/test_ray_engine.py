@@ -232,6 +232,15 @@ def test_cuda_on_a_cluster_without_gpus_is_one_clear_error(ray_cluster: Any,
         embed_texts(["a text"], embedder, cache, run_chunks=RayChunks(ENGINE, embedder))
 
 
+def test_more_cpus_per_actor_than_the_cluster_has_is_refused(ray_cluster: Any,
+                                                             tmp_path: Path) -> None:
+    embedder = HashEmbedder()
+    cache = EmbeddingCache(tmp_path, embedder.identity)
+    runner = RayChunks(RayEngine(cpus_per_actor=3), embedder)
+    with pytest.raises(DisentangleError, match="the Ray cluster has 2 CPUs; ask for at most 2"):
+        embed_texts(["a text"], embedder, cache, run_chunks=runner)
+
+
 def test_a_missing_ray_is_one_line_naming_the_install(monkeypatch: pytest.MonkeyPatch,
                                                       tmp_path: Path) -> None:
     monkeypatch.setitem(sys.modules, "ray", None)  # what `import ray` meets when absent
