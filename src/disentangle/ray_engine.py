@@ -14,9 +14,10 @@ for it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -126,6 +127,8 @@ def _run_parts(ray: Any, blocks: Iterable[pa.Table], actor: type, args: tuple[An
     batches = dataset.iter_batches(batch_size=None, batch_format="numpy")
     try:
         for batch in batches:
+            if "error" in batch:
+                raise DisentangleError(str(batch["error"][0]))
             for part in np.unique(batch["part"]):
                 rows = batch["part"] == part
                 got = pieces.setdefault(int(part), [])
@@ -135,16 +138,26 @@ def _run_parts(ray: Any, blocks: Iterable[pa.Table], actor: type, args: tuple[An
                     order = np.argsort(merged["row"], kind="stable")
                     yield {name: column[order] for name, column in merged.items()}
                     del pieces[int(part)]
-    except ray.exceptions.RayTaskError as exc:
-        cause = exc.cause if isinstance(exc.cause, DisentangleError) else None
-        if cause is not None:
-            raise DisentangleError(str(cause)) from None
-        raise
     finally:
         # An interrupted run stops the pipeline now, so its actors free their CPUs and GPUs.
         close = getattr(batches, "close", None)
         if close is not None:
             close()
+
+
+def _one_line_errors(compute: Callable[[Any, dict[str, np.ndarray]], dict[str, np.ndarray]],
+                     ) -> Callable[[Any, dict[str, np.ndarray]], dict[str, np.ndarray]]:
+    """An actor's ``DisentangleError`` comes back as data (Ray Data would wrap it in its own
+    exception and keep only the worker's traceback text); the driver raises it again."""
+
+    @functools.wraps(compute)
+    def call(self: Any, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        try:
+            return compute(self, batch)
+        except DisentangleError as error:
+            return {"part": batch["part"][:1], "error": np.array([str(error)])}
+
+    return call
 
 
 class _EmbedActor:
@@ -157,6 +170,7 @@ class _EmbedActor:
             load()
         self.device = getattr(embedder, "running_on", None) or "cpu"
 
+    @_one_line_errors
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         vectors = self.embedder.embed([str(t) for t in batch["text"]])
         return {"part": batch["part"], "row": batch["row"], "hash": batch["hash"],
@@ -200,6 +214,7 @@ class _EncodeActor:
         self.sae = sae.to("cuda") if torch.cuda.is_available() else sae
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
 
+    @_one_line_errors
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         rows = batch["row"]
         ((_, codes),) = encode_shards(self.sae, np.asarray(batch["embedding"], np.float32),

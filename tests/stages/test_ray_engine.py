@@ -57,6 +57,13 @@ class HashEmbedder:
         return {"kind": "hash-test"}
 
 
+class RefusedEmbedder(HashEmbedder):
+    """An endpoint that refuses every request, as a wrong API key would."""
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        raise DisentangleError("the endpoint answered 401; set OPENAI_API_KEY")
+
+
 class Interrupt(Exception):
     """Raised from a progress callback to stop a run part-way, as Ctrl-C would."""
 
@@ -230,6 +237,14 @@ def test_cuda_on_a_cluster_without_gpus_is_one_clear_error(ray_cluster: Any,
     embedder = MiniLMEmbedder(device="cuda")
     with pytest.raises(DisentangleError, match="the Ray cluster has no GPU"):
         embed_texts(["a text"], embedder, cache, run_chunks=RayChunks(ENGINE, embedder))
+
+
+def test_a_workers_error_is_the_same_one_line(ray_cluster: Any, tmp_path: Path) -> None:
+    embedder = RefusedEmbedder()
+    cache = EmbeddingCache(tmp_path, embedder.identity)
+    with pytest.raises(DisentangleError) as error:
+        embed_texts(["a text"], embedder, cache, run_chunks=RayChunks(ONE_ACTOR, embedder))
+    assert str(error.value) == "the endpoint answered 401; set OPENAI_API_KEY"
 
 
 def test_more_cpus_per_actor_than_the_cluster_has_is_refused(ray_cluster: Any,
