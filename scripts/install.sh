@@ -9,5 +9,6 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet torch==2.13.0
-.venv/bin/python -m pip install --quiet -e ".[dev]"
+# The ray extra too, so the Ray engine's tests (a local 2-CPU cluster) run with the others.
+.venv/bin/python -m pip install --quiet -e ".[dev,ray]"
 echo "installed: $(.venv/bin/disentangle --help >/dev/null && echo disentangle) in .venv"

@@ -12,7 +12,7 @@ import disentangle
 STAGES = {
     "errors": 0, "io": 0, "locking": 0, "metrics": 0, "threads": 0, "workspace": 0,
     "judging": 1,
-    "corpus": 1, "embed": 2, "sae": 3, "codes": 4,
+    "corpus": 1, "embed": 2, "sae": 3, "codes": 4, "ray_engine": 4,
     "interpret": 5, "families": 5, "search": 5,  # siblings: none imports another
     "stages": 6, "api": 7, "demo": 7, "cli": 8, "app": 8,
 }

@@ -7,6 +7,7 @@ stages themselves (see :mod:`disentangle.stages` for every runner and reader)::
 from disentangle.corpus import CorpusFilter, FieldMap, load_corpus
 from disentangle.embed.specs import MiniLM, OpenAICompatible, Precomputed
 from disentangle.errors import DisentangleError
+from disentangle.ray_engine import RayEngine
 from disentangle.sae.model import SAEConfig
 from disentangle.sae.trainer import TrainConfig
 from disentangle.search import Filters, down, up
@@ -30,7 +31,7 @@ from disentangle.workspace import Workspace
 
 __all__ = [
     "CorpusFilter", "DisentangleError", "FieldMap", "Filters", "MiniLM", "OpenAICompatible",
-    "Precomputed", "SAEConfig", "TrainConfig", "Workspace", "build_families", "codes",
-    "compare", "describe", "down", "embed", "encode", "evaluate_steering_sets", "families",
+    "Precomputed", "RayEngine", "SAEConfig", "TrainConfig", "Workspace", "build_families",
+    "codes", "compare", "describe", "down", "embed", "encode", "evaluate_steering_sets", "families",
     "ingest", "interpret", "load_corpus", "searcher", "sweep", "train", "trends", "up",
 ]

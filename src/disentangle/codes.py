@@ -11,7 +11,7 @@ matrix.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,7 +87,16 @@ class SparseCodes:
         return cls(indices, values, n_features)
 
 
-@torch.no_grad()
+CODE_SHARD_ROWS = 65_536
+"""Rows per code shard of a resumable encode run (``shard_ranges``): an interrupted run loses
+at most one shard, a few seconds of work per core."""
+
+
+def shard_ranges(count: int, shard_rows: int = CODE_SHARD_ROWS) -> list[tuple[int, int]]:
+    """``(first, stop)`` row ranges of every shard of ``count`` documents."""
+    return [(first, min(first + shard_rows, count)) for first in range(0, count, shard_rows)]
+
+
 def encode_embeddings(
     sae: TopKSAE,
     embeddings: np.ndarray,
@@ -95,26 +104,60 @@ def encode_embeddings(
     on_batch: Callable[[int], None] | None = None,
 ) -> SparseCodes:
     """Encode ``[documents, d]`` embeddings (a memory map is fine) batch by batch."""
+    ((_, codes),) = encode_shards(sae, embeddings, [(0, embeddings.shape[0])], batch_size,
+                                  on_batch)
+    return codes
+
+
+@torch.no_grad()
+def encode_shards(
+    sae: TopKSAE,
+    embeddings: np.ndarray,
+    shards: Sequence[tuple[int, int]],
+    batch_size: int = ENCODE_BATCH,
+    on_batch: Callable[[int], None] | None = None,
+) -> Iterator[tuple[int, SparseCodes]]:
+    """``(first, codes of rows first:stop)`` for each shard in turn, batch by batch inside
+    it, so the codes of a shard do not depend on which process or machine encodes it."""
     sae.eval()
     device = sae.b_pre.device
     # Encoding zero rows gives the code width without computing anything.
     width = sae.encode(torch.zeros(0, sae.config.d, device=device)).indices.shape[1]
-    count = embeddings.shape[0]
-    indices = np.empty((count, width), dtype=np.int32)
-    values = np.empty((count, width), dtype=np.float32)
     # Batches are alike, so their times pick the thread count (threads.ThreadChooser); an
     # encoder product and a top-k give the same bits at any count.
     with torch_threads_for(device) as chooser:
-        for start in range(0, count, batch_size):
-            batch = torch.from_numpy(np.array(embeddings[start:start + batch_size], np.float32))
-            with chooser.timed():
-                code = sae.encode(batch.to(device))
-            stop = start + batch.shape[0]
-            indices[start:stop] = code.indices.cpu().numpy()
-            values[start:stop] = code.values.float().cpu().numpy()
-            if on_batch is not None:
-                on_batch(batch.shape[0])
-    return SparseCodes(indices, values, sae.config.n)
+        for first, stop in shards:
+            indices = np.empty((stop - first, width), dtype=np.int32)
+            values = np.empty((stop - first, width), dtype=np.float32)
+            for start in range(first, stop, batch_size):
+                end = min(start + batch_size, stop)
+                batch = torch.from_numpy(np.array(embeddings[start:end], np.float32))
+                with chooser.timed():
+                    code = sae.encode(batch.to(device))
+                indices[start - first:end - first] = code.indices.cpu().numpy()
+                values[start - first:end - first] = code.values.float().cpu().numpy()
+                if on_batch is not None:
+                    on_batch(end - start)
+            yield first, SparseCodes(indices, values, sae.config.n)
+
+
+def codes_table(codes: SparseCodes) -> pa.Table:
+    """One shard of codes as a table (fixed-size lists), for a resumable run's batch files."""
+    width = codes.indices.shape[1]
+    return pa.table({
+        "indices": pa.FixedSizeListArray.from_arrays(pa.array(codes.indices.ravel()), width),
+        "values": pa.FixedSizeListArray.from_arrays(pa.array(codes.values.ravel()), width),
+    })
+
+
+def codes_from_tables(tables: Sequence[pa.Table], width: int, n_features: int) -> SparseCodes:
+    """The codes of shard tables (from ``codes_table``) concatenated in the order given."""
+    def column(name: str, dtype: type) -> np.ndarray:
+        parts = [t.column(name).combine_chunks().flatten().to_numpy() for t in tables]
+        flat = np.concatenate(parts) if parts else np.empty(0, dtype)
+        return flat.astype(dtype, copy=False).reshape(-1, width)
+
+    return SparseCodes(column("indices", np.int32), column("values", np.float32), n_features)
 
 
 def feature_stats(codes: SparseCodes, top_n: int = 20) -> pa.Table:

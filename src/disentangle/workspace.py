@@ -26,6 +26,7 @@ This module knows paths and records only; it imports no later stage.
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -280,6 +281,14 @@ class BatchStore:
     def batches(self, run_key: str) -> list[Path]:
         return sorted((self.directory / run_key).glob("batch-*.parquet"))
 
+    def by_first(self, run_key: str) -> dict[int, Path]:
+        """The finished batches keyed by their first row (numerically, past six digits)."""
+        return {int(path.stem.removeprefix("batch-")): path for path in self.batches(run_key)}
+
+    def clear(self) -> None:
+        """Delete every run's batches (once their result is written whole)."""
+        shutil.rmtree(self.directory, ignore_errors=True)
+
 
 class SAEFolder:
     """Every file of one SAE's folder (``saes/<name>/``): its paths, and readers that say
@@ -290,6 +299,7 @@ class SAEFolder:
         model.safetensors, config.json, metrics.json, state.pt    training (sae/checkpoint.py)
         codes/indices.npy, values.npy, codes.json                  encode
         codes/feature_stats.parquet                                encode
+        codes-partial/                                             encode (resumable shards)
         features.parquet (+ .json), interpret/                     interpret
         families.parquet (+ .json, .graphml), families-scoring/    families build
         trends/, eval/, audit/                                     trends, eval
@@ -345,6 +355,12 @@ class SAEFolder:
     @property
     def feature_stats_path(self) -> Path:
         return self.codes_dir / FEATURE_STATS_NAME
+
+    @property
+    def encode_batches(self) -> BatchStore:
+        """Finished code shards of an encode run (in-process or Ray alike: what a resumed
+        run of either skips); cleared once the codes are written whole."""
+        return BatchStore(self.root / "codes-partial")
 
     def feature_stats(self, columns: list[str] | None = None) -> pa.Table:
         """Per-feature density, activations and top rows, sorted by feature id."""

@@ -12,12 +12,15 @@ from disentangle import stages
 from disentangle.cli.options import (
     DEFAULT_WORKSPACE,
     TRAIN,
+    AddressOption,
     ArchOption,
     AuxCoefOption,
     AuxKOption,
     BatchSizeOption,
+    CpusPerActorOption,
     DeadStepsOption,
     DeviceOption,
+    EngineOption,
     EpochsOption,
     GradClipOption,
     LrOption,
@@ -40,6 +43,7 @@ from disentangle.corpus import (
 )
 from disentangle.embed.specs import EmbedderSpec, MiniLM, OpenAICompatible, Precomputed
 from disentangle.errors import DisentangleError
+from disentangle.ray_engine import RayEngine
 from disentangle.sae.model import SAEConfig
 from disentangle.sae.trainer import TrainConfig
 from disentangle.workspace import Workspace
@@ -97,29 +101,50 @@ def embed(
         help="precomputed: whether the vectors are unit length (checked row by row).")] = True,
     replace: Annotated[bool, typer.Option(
         help="Allow replacing embeddings made by another embedder.")] = False,
+    device: Annotated[str, typer.Option(
+        help="minilm: auto (CUDA when torch sees a GPU), cpu or cuda; same vectors and cache "
+             "on every device.")] = "auto",
+    engine: EngineOption = "local",
+    address: AddressOption = None,
+    cpus_per_actor: CpusPerActorOption = 1,
 ) -> None:
     """Embed the corpus (cached by content: re-runs and grown corpora embed only what is new)."""
     spec = embedder_spec(embedder, runtime=runtime, model=model, base_url=base_url,
                          dimensions=dimensions, vectors=vectors, vector_ids=vector_ids,
-                         normalized=normalized)
+                         normalized=normalized, device=device)
     with progress_bar("embedding") as update:
         done = stages.embed(Workspace.open(workspace), spec, replace=replace,
-                            on_progress=update)
+                            on_progress=update,
+                            engine=engine_choice(engine, address, cpus_per_actor))
     if done.unchanged:
         console.print(f"embeddings up to date: {done.documents:,} × {done.dim}")
         return
-    rate = f", {done.docs_per_second} docs/s" if done.docs_per_second else ""
+    where = f" on {done.device}" if done.device else ""
+    rate = f", {done.docs_per_second} abstracts/s{where}" if done.docs_per_second else ""
     console.print(f"embedded {done.documents:,} documents ({done.embedded_now:,} new, "
                   f"{done.seeded_from_precomputed:,} precomputed{rate}) with {done.model}")
+
+
+def engine_choice(engine: str, address: str | None, cpus_per_actor: int) -> RayEngine | None:
+    """``--engine`` as the stages take it: None runs in this process."""
+    if engine == "local":
+        if address is not None:
+            raise DisentangleError("--address is for --engine ray; add --engine ray or drop it")
+        return None
+    if engine != "ray":
+        raise DisentangleError(f"unknown engine {engine!r}; use local or ray")
+    if cpus_per_actor < 1:
+        raise DisentangleError(f"--cpus-per-actor must be at least 1, not {cpus_per_actor}")
+    return RayEngine(address=address, cpus_per_actor=cpus_per_actor)
 
 
 def embedder_spec(kind: str, *, runtime: str | None = None, model: str | None = None,
                   base_url: str | None = None, dimensions: int | None = None,
                   vectors: Path | None = None, vector_ids: Path | None = None,
-                  normalized: bool = True) -> EmbedderSpec:
+                  normalized: bool = True, device: str = "auto") -> EmbedderSpec:
     """Translate CLI options into a typed embedder spec (unset options keep its defaults)."""
     if kind == "minilm":
-        return MiniLM(runtime=runtime) if runtime else MiniLM()
+        return MiniLM(runtime=runtime, device=device) if runtime else MiniLM(device=device)
     if kind == "openai":
         given = {"model": model, "base_url": base_url, "dimensions": dimensions}
         return OpenAICompatible(**{k: v for k, v in given.items() if v is not None})
@@ -187,10 +212,14 @@ def print_training_summary(name: str, history: list[dict]) -> None:
 
 
 @writes_workspace("encode")
-def encode(workspace: WorkspaceOption = DEFAULT_WORKSPACE, sae: SaeOption = None) -> None:
-    """Encode every document into its top-k features, with per-feature statistics."""
+def encode(workspace: WorkspaceOption = DEFAULT_WORKSPACE, sae: SaeOption = None,
+           engine: EngineOption = "local", address: AddressOption = None,
+           cpus_per_actor: CpusPerActorOption = 1) -> None:
+    """Encode every document into its top-k features, with per-feature statistics (resumes
+    if interrupted)."""
     with progress_bar("encoding") as update:
-        done = stages.encode(Workspace.open(workspace), sae, on_progress=update)
+        done = stages.encode(Workspace.open(workspace), sae, on_progress=update,
+                             engine=engine_choice(engine, address, cpus_per_actor))
     codes = done.codes
     console.print(f"encoded {len(codes):,} documents with {done.name} "
                   f"({codes.mean_active():.1f} active features per document on average, "

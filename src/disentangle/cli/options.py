@@ -45,6 +45,13 @@ AuxCoefOption = Annotated[float, typer.Option(help="Weight of the AuxK loss (0: 
 DeadStepsOption = Annotated[int | None, typer.Option(
     help="Steps without firing after which a latent counts as dead (default: one epoch).")]
 DeviceOption = Annotated[str, typer.Option(help="cpu or cuda.")]
+EngineOption = Annotated[str, typer.Option(
+    help="local (in this process) or ray (a Ray Data pipeline; needs pip install -e '.[ray]').")]
+AddressOption = Annotated[str | None, typer.Option(
+    help="ray: the cluster, 'auto' (a running one) or 'ray://host:10001'; default: start a "
+         "local one.")]
+CpusPerActorOption = Annotated[int, typer.Option(
+    help="ray: CPUs per actor where the cluster has no GPU (one actor per GPU otherwise).")]
 PrefixesOption = Annotated[str | None, typer.Option(
     help="matryoshka: nested dictionary sizes, e.g. '192,768,3072' or '1d,4d' (n is always "
          "the last; default n/16,n/4,n).")]

@@ -12,11 +12,14 @@ from disentangle.embed.minilm import MODEL_NAME
 
 @dataclass(frozen=True)
 class MiniLM:
-    """The local all-MiniLM-L6-v2 (shipped offline): ``onnx`` (int8) or ``torch`` (fp32)."""
+    """The local all-MiniLM-L6-v2 (shipped offline): ``onnx`` (int8) or ``torch`` (fp32), on
+    ``device`` ``auto`` (CUDA when torch sees a GPU), ``cpu`` or ``cuda``; every device gives
+    the same identity and shares one cache."""
 
     kind: ClassVar[str] = "minilm"
     runtime: str = "onnx"
     batch_size: int = 32
+    device: str = "auto"
 
 
 @dataclass(frozen=True)

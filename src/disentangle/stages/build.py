@@ -6,13 +6,25 @@ that was interrupted, and refuses to mix data from different embedders or corpor
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Callable
+from contextlib import closing
 from typing import Any
 
 import numpy as np
+import torch
 
-from disentangle.codes import SparseCodes, encode_embeddings, feature_stats
+from disentangle.codes import (
+    CODE_SHARD_ROWS,
+    SparseCodes,
+    codes_from_tables,
+    codes_table,
+    encode_shards,
+    feature_stats,
+    shard_ranges,
+)
 from disentangle.corpus import LoadReport, corpus_hash
 from disentangle.embed import (
     EmbeddingCache,
@@ -25,7 +37,8 @@ from disentangle.embed import (
 )
 from disentangle.embed.specs import EmbedderSpec, MiniLM, as_dict
 from disentangle.errors import DisentangleError
-from disentangle.io import save_npy, write_json, write_parquet
+from disentangle.io import read_parquet, save_npy, write_json, write_parquet
+from disentangle.ray_engine import RayChunks, RayEngine, encode_on_ray
 from disentangle.sae.model import SAEConfig
 from disentangle.sae.sweep import Member, run_sweep, summary
 from disentangle.sae.trainer import TrainConfig, train_sae
@@ -66,8 +79,10 @@ def embed(
     *,
     replace: bool = False,
     on_progress: Progress | None = None,
+    engine: RayEngine | None = None,
 ) -> EmbedReport:
-    """Embed the corpus with ``spec`` (default: the local MiniLM).
+    """Embed the corpus with ``spec`` (default: the local MiniLM), in this process or, with
+    a ``RayEngine``, on a Ray cluster (the same cache shards either way).
 
     A ``Precomputed`` spec seeds the cache with its vectors and embeds any document it lacks
     with the live embedder of the same model, so growing a corpus embeds only what is new.
@@ -109,14 +124,19 @@ def embed(
         raise DisentangleError(f"{to_embed} documents have no precomputed vector and no live "
                                "embedder is known for this model; restrict the corpus with "
                                "--ids or embed with a live embedder")
-    vectors = embed_texts(texts, live, cache, on_progress=on_progress) if live else \
-        cache.get(hashes)
+    on_ray = RayChunks(engine, live) if engine is not None and live and to_embed else None
+    vectors = embed_texts(texts, live, cache, on_progress=on_progress,
+                          run_chunks=on_ray) if live else cache.get(hashes)
     seconds = time.perf_counter() - started
+    if on_ray is not None:
+        device = on_ray.engine.describe(on_ray.run.actors, on_ray.run.devices or set())
+    else:
+        device = getattr(live, "running_on", None) if to_embed else None
     save_npy(workspace.embeddings_path, np.ascontiguousarray(vectors, dtype=np.float32))
     info = {"identity": identity.to_dict(), "spec": (live or precomputed).spec(),
             "documents": len(texts), "dim": int(vectors.shape[1]), "corpus_hash": digest,
             "seeded_from_precomputed": seeded, "embedded_now": to_embed,
-            "seconds": round(seconds, 2),
+            "seconds": round(seconds, 2), "device": device,
             "docs_per_second": round(to_embed / seconds, 1) if to_embed and seconds else None}
     workspace.record("embeddings", info)
     return EmbedReport.from_record(info, unchanged=False)
@@ -159,8 +179,14 @@ def sweep(workspace: Workspace, members: list[Member],
 
 
 def encode(workspace: Workspace, name: str | None = None, *,
-           on_progress: Progress | None = None) -> EncodeReport:
-    """Sparse codes of every document under an SAE, plus per-feature statistics."""
+           on_progress: Progress | None = None, engine: RayEngine | None = None,
+           shard_rows: int = CODE_SHARD_ROWS) -> EncodeReport:
+    """Sparse codes of every document under an SAE, plus per-feature statistics.
+
+    Codes are written shard by shard (``shard_rows`` documents each) and assembled at the end,
+    so an interrupted run resumes; in this process or, with a ``RayEngine``, on a Ray cluster,
+    which writes the same shards (a run of one kind resumes a run of the other).
+    """
     name, sae, _ = open_sae(workspace, name)
     folder = workspace.sae_folder(name)
     stage = f"codes/{name}"
@@ -170,18 +196,31 @@ def encode(workspace: Workspace, name: str | None = None, *,
             and previous["model_hash"] == model_hash and folder.codes_dir.is_dir()):
         return EncodeReport(name, SparseCodes.load(folder), unchanged=True)
     embeddings = workspace.embeddings()
-    total, done = embeddings.shape[0], 0
-
-    def advance(batch: int) -> None:
-        nonlocal done
-        done += batch
-        if on_progress is not None:
-            on_progress(done, total)
-
-    codes = encode_embeddings(sae, embeddings, on_batch=advance)
+    source = workspace.stage("embeddings") or {}
+    run_key = hashlib.sha256(json.dumps(
+        [model_hash, source.get("identity"), source.get("corpus_hash"), source.get("finished"),
+         shard_rows], sort_keys=True).encode()).hexdigest()[:16]
+    store = folder.encode_batches
+    finished = store.by_first(run_key)
+    shards = shard_ranges(embeddings.shape[0], shard_rows)
+    todo = [(first, stop) for first, stop in shards if first not in finished]
+    done = sum(stop - first for first, stop in shards if first in finished)
+    # closing: an interrupted run stops the Ray pipeline (and frees its actors) at once.
+    with closing(encode_on_ray(engine, sae, embeddings, todo) if engine is not None
+                 else encode_shards(sae, embeddings, todo)) as results:
+        for first, shard in results:
+            write_parquet(store.path(run_key, first), codes_table(shard))
+            done += len(shard)
+            if on_progress is not None:
+                on_progress(done, embeddings.shape[0])
+    finished = store.by_first(run_key)
+    width = sae.encode(torch.zeros(0, sae.config.d, device=sae.b_pre.device)).indices.shape[1]
+    codes = codes_from_tables([read_parquet(finished[first]) for first, _ in shards], width,
+                              sae.config.n)
     codes.save(folder)
     write_parquet(folder.feature_stats_path, feature_stats(codes))
     workspace.record(stage, {"corpus_hash": workspace.corpus_hash(), "model_hash": model_hash,
                              "documents": len(codes), "k": sae.config.k,
                              "n_features": sae.config.n})
+    store.clear()
     return EncodeReport(name, codes, unchanged=False)

@@ -35,6 +35,8 @@ class EmbedReport:
     seconds: float
     docs_per_second: float | None
     unchanged: bool
+    device: str | None = None
+    """Where the texts embedded now ran: ``cpu``, ``cuda``, or ``ray (2 actors on cpu)``."""
 
     @classmethod
     def from_record(cls, record: dict[str, Any], unchanged: bool) -> EmbedReport:
@@ -42,7 +44,7 @@ class EmbedReport:
                    model=record["identity"]["model"], embedded_now=record["embedded_now"],
                    seeded_from_precomputed=record["seeded_from_precomputed"],
                    seconds=record["seconds"], docs_per_second=record["docs_per_second"],
-                   unchanged=unchanged)
+                   unchanged=unchanged, device=record.get("device"))
 
 
 @dataclass(frozen=True)
