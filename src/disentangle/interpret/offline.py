@@ -70,6 +70,13 @@ class OfflineConfig:
     title_weight: float = 0.2
     """Bonus per unit share of top documents whose *title* holds the phrase: a title states
     what a paper is about, and titles are what a reader scans."""
+    topical_floor: float = 0.05
+    """Below this topicality (see ``_topicality``) a phrase is a generic word ..."""
+    generic_weight: float = 0.2
+    """... and loses up to this much score (in units of F1), in proportion to its shortfall."""
+    topical_candidates: int = 30
+    """Only the best-scored phrases are checked (the rest cannot become the label)."""
+    topical_min_documents: int = 5
     shortlist: int = 8
     """At most this many of the best-scored phrases may become the label."""
     shortlist_margin: float = 0.2
@@ -134,6 +141,8 @@ class OfflineBackend:
         self.embedder = embedder
         self._background: Background | None = None
         self._grammar: Grammar | None = None
+        self._topical: dict[tuple[str, ...], float] = {}
+        self._sample: tuple[np.ndarray, float] | None = None
         self._vectors: dict[str, np.ndarray] = {}
 
     def spec(self) -> dict[str, Any]:
@@ -235,10 +244,39 @@ class OfflineBackend:
         words = np.array([n.count(" ") for n in shown], np.float64)
         total = (f1 - cfg.hard_weight * hard + cfg.ngram_bonus * words
                  + cfg.title_weight * titles)
+        for i in np.argsort(-total, kind="stable")[:cfg.topical_candidates]:
+            shortfall = cfg.topical_floor - self._topicality(tuple(keys[i]))
+            total[i] -= cfg.generic_weight * min(max(shortfall / cfg.topical_floor, 0.0), 1.0)
         order = np.argsort(-total, kind="stable")
         return [Candidate(shown[i], float(total[i]), float(coverage[i]), float(top_coverage[i]),
                           float(hard[i]), float(rate[i]), float(titles[i]), tuple(keys[i]))
                 for i in order]
+
+    def _topicality(self, keys: tuple[str, ...]) -> float:
+        """How much more alike the sample documents holding a phrase are than as many random
+        ones: (|mean|² − its expectation for random documents) / (1 − corpus |mean|²), about 0
+        for a word used in every field ("noise", "cost", "design"), well above 0 for a topic
+        ("cepheids", "inflation"). Phrases in too few sample documents count as topical."""
+        if keys not in self._topical:
+            positions = self.background.holding(keys)
+            value = 1.0
+            if len(positions) >= self.config.topical_min_documents:
+                vectors, base = self._sample_vectors
+                spread = float(np.sum(vectors[positions].mean(axis=0) ** 2))
+                chance = base + (1.0 - base) / len(positions)
+                value = (spread - chance) / (1.0 - base)
+            self._topical[keys] = value
+        return self._topical[keys]
+
+    @property
+    def _sample_vectors(self) -> tuple[np.ndarray, float]:
+        """Embeddings of the background sample and the squared norm of their mean."""
+        if self._sample is None:
+            rows = self.background.rows
+            vectors = self._doc_vectors(np.asarray(rows, np.int64)) if rows is not None else \
+                np.zeros((self.background.documents, self.embeddings.shape[1]), np.float32)
+            self._sample = (vectors, float(np.sum(vectors.mean(axis=0) ** 2)))
+        return self._sample
 
     @staticmethod
     def _presence(position: dict[str, int], rows: Sequence[int],

@@ -133,11 +133,16 @@ def verb_like_words(texts: Iterable[str], min_count: int = 2,
     return frozenset(w for w, c in cued.items() if c >= min_count and c >= min_share * total[w])
 
 
+ADJECTIVE_ENDINGS = ("ical", "ous")
+"""Endings of words that are nearly always adjectives: no noun phrase ends with one
+("large cosmological", "statistical")."""
+
+
 @dataclass(frozen=True)
 class Grammar:
     """What the corpus says about its words, to keep candidate labels noun phrases: no
     phrase may start or end with a verb ("outperform state-of-the-art", "analysis relies") or
-    an adverb ("robustly detect"), nor end with a participle ("model called")."""
+    an adverb ("robustly detect"), nor end with a participle ("model called") or an adjective."""
 
     verbs: frozenset[str]
     vocabulary: frozenset[str]
@@ -166,7 +171,8 @@ class Grammar:
             return False
         first, last = words[0], words[-1]
         return not (first in self.verbs or last in self.verbs or self.is_adverb(first)
-                    or self.is_adverb(last) or self.is_participle(last))
+                    or self.is_adverb(last) or self.is_participle(last)
+                    or last.endswith(ADJECTIVE_ENDINGS))
 
 
 class PhraseIndex:
@@ -211,6 +217,8 @@ class Background:
     documents: int
     holders: Mapping[str, np.ndarray] | None = None
     """Per phrase, which sample documents hold it (to count a union of phrases exactly)."""
+    rows: np.ndarray | None = None
+    """The corpus rows of the sample documents, in sample order."""
 
     @classmethod
     def sample(cls, index: PhraseIndex, size: int, seed: int) -> Background:
@@ -221,15 +229,21 @@ class Background:
             for phrase in index.phrases(row):
                 holders.setdefault(phrase, []).append(position)
         return cls(Counter({p: len(h) for p, h in holders.items()}), len(rows),
-                   {p: np.array(h, np.int32) for p, h in holders.items()})
+                   {p: np.array(h, np.int32) for p, h in holders.items()}, rows)
+
+    def holding(self, phrases: Sequence[str]) -> np.ndarray:
+        """Positions of the sample documents holding any of ``phrases`` (needs holders)."""
+        found = [self.holders[p] for p in phrases if self.holders and p in self.holders]
+        if not found:
+            return np.empty(0, np.int32)
+        return found[0] if len(found) == 1 else np.unique(np.concatenate(found))
 
     def union_count(self, phrases: Sequence[str]) -> int:
         """Sample documents holding any of ``phrases`` (their summed counts, capped at the
         sample, when the sample kept no holders)."""
         if len(phrases) == 1 or self.holders is None:
             return min(sum(self.counts.get(p, 0) for p in phrases), self.documents)
-        found = [self.holders[p] for p in phrases if p in self.holders]
-        return len(np.unique(np.concatenate(found))) if found else 0
+        return len(self.holding(phrases))
 
 
 def contrastive_phrases(
