@@ -341,7 +341,8 @@ def concepts(names: Sequence[str], presence: np.ndarray) -> list[list[int]]:
     """Candidate phrases grouped into concepts, as lists of positions in ``names``.
 
     One concept holds an acronym and its expansion ("dtw" and "dynamic time warping": the
-    acronym's letters are the expansion's initials, and some document holds both) and the
+    acronym's letters are the expansion's initials, perhaps less one in the middle, and some
+    document holds both) and the
     variants of one word (a longer word is the shorter plus one of :data:`DERIVATIONS`).
     ``presence`` is a names × documents 0/1 matrix. Everything else is its own concept.
     """
@@ -362,9 +363,12 @@ def concepts(names: Sequence[str], presence: np.ndarray) -> list[list[int]]:
         if len(words) < 2:
             continue
         initials = "".join(w[0] for w in words)
-        acronym = singles.get(initials)
-        if acronym is not None and (presence[acronym] * presence[i]).any():
-            join(acronym, i)
+        # one interior initial may be missing: "LMXB" for "low-mass x-ray binary"
+        for short in {initials} | {initials[:k] + initials[k + 1:]
+                                   for k in range(1, len(initials) - 1)}:
+            acronym = singles.get(short)
+            if acronym is not None and (presence[acronym] * presence[i]).any():
+                join(acronym, i)
     for word, i in singles.items():
         if len(word) < 4:
             continue
