@@ -84,6 +84,13 @@ class OfflineConfig:
     separation_weight: float = 2.0
     """Weight of the embedding separation (Pearson on labelling documents) among them."""
     keywords: int = 4
+    broad_coverage: float = 0.6
+    """A feature whose best phrase covers too few top documents is still named by a phrase
+    in this share of them ..."""
+    broad_title: float = 0.5
+    """... and in this share of their titles, if it is no generic word (a topic its papers
+    state, broader than the phrase that best separates them: "astronomy" for papers on
+    astronomy's community)."""
     synonym_candidates: int = 8
     """When the best phrase covers too few top documents, this many are tried in pairs."""
     synonym_cosine: float = 0.6
@@ -318,9 +325,10 @@ class OfflineBackend:
         """Label, keywords and mixed flag (the contrast comes later). The label is the
         shortlisted phrase whose score plus embedding separation is best: the counts decide
         which phrases may name the feature, the embedding only breaks near-ties among them.
-        When it covers too few top documents, a second phrase of similar meaning that covers
+        When it covers too few top documents, a broader phrase most of them (and their titles)
+        hold names the feature; failing that, a second phrase of similar meaning that covers
         the rest ("click-through" beside "conversion rate") makes one topic of the two, the
-        label staying the better-scored one; without one the feature is mixed."""
+        label staying the better-scored one; without either the feature is mixed."""
         cfg = self.config
         if not ranked:
             return Label("", "no phrase occurs in two activating documents", True)
@@ -335,9 +343,12 @@ class OfflineBackend:
         mixed = best.top_coverage < cfg.mixed_coverage
         chosen = [best]
         if mixed:
-            pair = self._synonyms(ranked, shortlist, top_rows)
-            if pair:
-                chosen, mixed = list(pair), False
+            broad = [c for c in ranked if c.score > 0 and c.top_coverage >= cfg.broad_coverage
+                     and c.title >= cfg.broad_title
+                     and self._topicality(c.members) >= cfg.topical_floor]
+            pair = None if broad else self._synonyms(ranked, shortlist, top_rows)
+            if broad or pair:
+                chosen, mixed = broad[:1] or list(pair or ()), False
         used = {w for c in chosen for w in c.phrase.split()}
         for candidate in ranked:
             if len(chosen) > cfg.keywords or candidate.score <= 0:
