@@ -2,21 +2,28 @@
 
 For each feature:
 
-1. candidates: every 1–4-word phrase (plural-folded, fragments absorbed into the longer term
-   they nearly always sit in; :mod:`disentangle.interpret.phrases`) that occurs whole in at
-   least ``min_documents`` of its activating labelling documents;
-2. each candidate scores as a classifier of the feature's documents: its *recall* is the
+1. candidates: every 1–4-word noun phrase (plural-folded, fragments absorbed into the longer
+   term they nearly always sit in, no verb, adverb, participle or adjective at its ends;
+   :mod:`disentangle.interpret.phrases`) that occurs whole in at least ``min_documents`` of
+   its activating labelling documents, grouped into *concepts*: an acronym with its expansion,
+   a word with its variants; a concept covers a document when any member occurs in it;
+2. each concept scores as a classifier of the feature's documents: its *recall* is the
    activation-weighted share of activating documents containing it; its *precision* is
    estimated from its rate in a random background sample against the feature's density
    (a generic word is in far more documents than the feature fires on; a fragment is precise
    but covers few). The score is their F1, minus a fraction of the share of hard negatives
-   (topical neighbours where the feature is silent) containing the phrase. So a label is as broad as
-   the activating set: a dense feature may be named "galaxies", a rare one must be specific.
-   Longer phrases get a small bonus, so "white dwarf" beats "dwarf" at a similar score.
-   No candidate is ever chosen by embedding similarity;
-3. the best candidate is the label, the next ones sharing none of its words are the
-   ``keywords``; a feature whose best phrase is in fewer than ``mixed_coverage`` of its top
-   documents is flagged ``mixed`` and labelled "mixed: k1, k2, k3" rather than named;
+   (topical neighbours where the feature is silent) containing it, plus small bonuses for
+   longer phrases and for phrases in the top documents' titles, minus a penalty for words
+   whose documents are no more alike than random ones (used in every field: "noise",
+   "cost"). So a label is as broad as the activating set: a dense feature may be named
+   "galaxies", a rare one must be specific. No candidate is ever chosen by embedding
+   similarity alone;
+3. the best concept is the label, the next ones sharing none of its words are the
+   ``keywords``. When the best covers fewer than ``mixed_coverage`` of the top documents, a
+   broader non-generic concept most top documents and titles hold, or two concepts alike in
+   meaning that cover them together, still name the feature; otherwise it is flagged
+   ``mixed`` and labelled "mixed: a, b, c" with phrases that between them name most of its
+   top documents;
 4. ``contrast``: a phrase over-represented in the hard negatives against the activating
    documents, kept when subtracting its embedding separates the labelling documents clearly
    better. It is a separate field, never part of the label.
