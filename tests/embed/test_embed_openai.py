@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -147,12 +146,17 @@ def test_backoff_grows_and_gives_up(server: FakeServer, sleeps: list[float]) -> 
 
 
 def test_retries_after_timeout(server: FakeServer, sleeps: list[float]) -> None:
+    released = threading.Event()
+
     def stall(body: dict[str, Any]) -> Reply:
-        time.sleep(0.5)
+        released.wait(10)  # held until the client has given up; a loaded machine cannot win
         return embeddings_reply(body)
 
     server.script = [stall]
-    got = make(server, timeout=0.1, backoff_base=0.001).embed(["xyz"])
+    try:
+        got = make(server, timeout=0.5, backoff_base=0.001).embed(["xyz"])
+    finally:
+        released.set()
     assert got.shape == (1, 3) and len(server.requests) == 2 and len(sleeps) == 1
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from conftest import NOISE, PLANTED, planted_codes
 from scipy import sparse
 
 from disentangle.families import (
@@ -17,6 +16,8 @@ from disentangle.families import (
     maximum_spanning_tree,
     normalised_weights,
 )
+
+from .planted import NOISE, PLANTED, planted_codes
 
 
 def _build(codes, threshold=0.1, **kwargs):

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pytest
 import torch
 
-from disentangle.codes import SparseCodes, encode_embeddings
+from disentangle.codes import encode_embeddings
 from disentangle.sae.model import SAEConfig, TopKSAE
 from disentangle.search import Searcher
 
@@ -73,8 +73,3 @@ def world() -> dict:
                         family_labels=family_labels)
     return {"sae": sae, "emb": emb, "codes": codes, "corpus": corpus, "searcher": searcher,
             "embedder": embedder, "labels": labels}
-
-
-def active(codes: SparseCodes, rows: list[int], feature: int) -> float:
-    """Fraction of ``rows`` whose code has ``feature`` active."""
-    return float(np.mean([feature in codes.indices[r][codes.values[r] > 0] for r in rows]))

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import active
 
 from disentangle.search import Filters, down, up
 from disentangle.search.hybrid import FeatureTerms, hybrid_rank
+
+from .presence import active
 
 QUERY = "topic3 topic9 telescope"
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import active
 
 from disentangle.search import Edit, down, up
 from disentangle.search.steer import steer
+
+from .presence import active
 
 QUERY = "topic3 topic9 telescope"
 
