@@ -98,6 +98,8 @@ class OfflineConfig:
     """... and in this share of their titles, if it is no generic word (a topic its papers
     state, broader than the phrase that best separates them: "astronomy" for papers on
     astronomy's community)."""
+    broad_coherence: float = 0.1
+    """... and if the top documents holding it are about one thing (see ``_coherence``)."""
     synonym_candidates: int = 8
     """When the best phrase covers too few top documents, this many are tried in pairs."""
     synonym_cosine: float = 0.6
@@ -283,6 +285,16 @@ class OfflineBackend:
             self._topical[keys] = value
         return self._topical[keys]
 
+    def _coherence(self, candidate: Candidate, rows: list[int]) -> float:
+        """Topicality (as in ``_topicality``) of the documents among ``rows`` holding the
+        candidate: low when one word names two topics ("cold" spot, "cold" start)."""
+        held = np.array(sorted(self._holders(candidate, rows, self.index.phrases)), np.int64)
+        if len(held) < 2:
+            return 0.0
+        _, base = self._sample_vectors
+        spread = float(np.sum(self._doc_vectors(held).mean(axis=0) ** 2))
+        return (spread - base - (1.0 - base) / len(held)) / (1.0 - base)
+
     @property
     def _sample_vectors(self) -> tuple[np.ndarray, float]:
         """Embeddings of the background sample and the squared norm of their mean."""
@@ -353,7 +365,8 @@ class OfflineBackend:
         if mixed:
             broad = [c for c in ranked if c.score > 0 and c.top_coverage >= cfg.broad_coverage
                      and c.title >= cfg.broad_title
-                     and self._topicality(c.members) >= cfg.topical_floor]
+                     and self._topicality(c.members) >= cfg.topical_floor
+                     and self._coherence(c, top_rows) >= cfg.broad_coherence]
             pair = None if broad else self._synonyms(ranked, shortlist, top_rows)
             if broad or pair:
                 chosen, mixed = broad[:1] or list(pair or ()), False

@@ -332,9 +332,10 @@ class LabelCoverage:
         return down >= self.min_share and down + self.margin >= self.share(member, root)
 
 
-DERIVATIONS = ("ing", "ic", "ity", "ness")
-"""Suffixes that make a variant of one word ("rank" → "ranking", "fair" → "fairness"); not
-"-al", "-ary" or "-ion", which also make other words ("signal", "boundary", "formation")."""
+DERIVATIONS = ("ic", "ity", "ness")
+"""Suffixes that make a variant of one word ("atom" → "atomic", "fair" → "fairness"); not
+"-al", "-ary", "-ion" or "-ing", which also make other words ("signal", "boundary",
+"formation", "clustering" beside galaxy "clusters")."""
 
 
 def concepts(names: Sequence[str], presence: np.ndarray) -> list[list[int]]:
