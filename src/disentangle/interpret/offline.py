@@ -91,6 +91,9 @@ class OfflineConfig:
     separation_weight: float = 2.0
     """Weight of the embedding separation (Pearson on labelling documents) among them."""
     keywords: int = 4
+    term_share: float = 0.7
+    """A multi-word term holding the chosen single word replaces it when it is in this share
+    of the top documents the word is in."""
     broad_coverage: float = 0.6
     """A feature whose best phrase covers too few top documents is still named by a phrase
     in this share of them ..."""
@@ -358,7 +361,7 @@ class OfflineBackend:
         vectors = np.stack([self._vectors[shortlist[c.phrase]] for c in options])
         separation = _separation(self._doc_vectors(items.rows) @ vectors.T, items.active)
         total = np.array([c.score for c in options]) + cfg.separation_weight * separation
-        best = options[int(np.argmax(total))]
+        best = self._as_term(options[int(np.argmax(total))], ranked)
         top_rows = items.rows[items.of_kind("top") & items.active].tolist()
         mixed = best.top_coverage < cfg.mixed_coverage
         chosen = [best]
@@ -388,6 +391,18 @@ class OfflineBackend:
             return Label(f"{MIXED}: {', '.join(listed)}", evidence, keywords=tuple(shown[1:]),
                          mixed=True, phrase=shown[0])
         return Label(shown[0], evidence, keywords=tuple(shown[1:]))
+
+    def _as_term(self, best: Candidate, ranked: list[Candidate]) -> Candidate:
+        """A single word gives way to the multi-word term holding it that covers nearly as
+        many top documents ("string" → "cosmic strings", "generative" → "generative
+        adversarial networks"): a reader names the term, not the word."""
+        if " " in best.phrase:
+            return best
+        floor = self.config.term_share * best.top_coverage
+        terms = [c for c in ranked if c.score > 0 and c.top_coverage >= floor and " " in c.phrase
+                 and best.phrase in c.phrase.split(" ")]
+        return max(terms, key=lambda c: (c.phrase.count(" "), c.top_coverage, c.score)) \
+            if terms else best
 
     def _holders(self, candidate: Candidate, rows: Sequence[int],
                  phrases_of: Callable[[int], dict[str, str]]) -> set[int]:
