@@ -210,3 +210,12 @@ def test_a_feature_whose_papers_share_nothing_is_mixed_and_lists_title_phrases()
     assert label.mixed and label.text.startswith("mixed: ")
     listed = label.text.removeprefix("mixed: ").split(", ")
     assert 2 <= len(listed) <= 3 and set(listed) <= set(topics)
+
+
+def test_a_single_word_gives_way_to_the_term_most_of_its_papers_use() -> None:
+    unique = iter(["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta",
+                   "iota", "kappa"])
+    # "string" is in every title and abstract, "cosmic strings" in 8 of the 10 abstracts
+    label = _labelled([f"The string {next(unique)}\n\nCosmic strings here." for _ in range(8)]
+                      + [f"The string {next(unique)}\n\nThe string again." for _ in range(2)])
+    assert label.text == "cosmic strings", label.evidence
