@@ -398,7 +398,10 @@ class OfflineBackend:
         adversarial networks"): a reader names the term, not the word."""
         if " " in best.phrase:
             return best
-        floor = self.config.term_share * best.top_coverage
+        cfg = self.config
+        # never so narrow that a named feature would become mixed
+        floor = max(cfg.term_share * best.top_coverage,
+                    min(best.top_coverage, cfg.mixed_coverage))
         terms = [c for c in ranked if c.score > 0 and c.top_coverage >= floor and " " in c.phrase
                  and best.phrase in c.phrase.split(" ")]
         return max(terms, key=lambda c: (c.phrase.count(" "), c.top_coverage, c.score)) \
