@@ -166,7 +166,7 @@ class OfflineBackend:
         self._vectors: dict[str, np.ndarray] = {}
 
     def spec(self) -> dict[str, Any]:
-        return {"labeller": "concepts-v2", **asdict(self.config)}
+        return {"labeller": "concepts-v3", **asdict(self.config)}
 
     @property
     def background(self) -> Background:
