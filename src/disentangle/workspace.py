@@ -411,6 +411,11 @@ class SAEFolder:
         base = self.root / "eval" / stem
         return base.with_suffix(".parquet"), base.with_suffix(".json")
 
+    def eval_rewrites_path(self, stem: str) -> Path:
+        """The LLM rewrites an evaluation run asked for, as JSON lines (read back with
+        ``--rewrites``)."""
+        return self.root / "eval" / f"{stem}-rewrites.jsonl"
+
     def eval_report_path(self, stem: str) -> Path:
         """The markdown report that sums up several evaluation runs."""
         return self.root / "eval" / f"{stem}.md"

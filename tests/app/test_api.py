@@ -88,6 +88,9 @@ def test_edits_change_results_and_slider_state(rich_client):
     vector_only = search(rich_client, k=10, e=[f"{top}:off", "7:up1"], blend=0)
     assert vector_only["blend"] == 0 and not any(h["boost"] for h in vector_only["hits"])
     assert vector_only["drift"] == after["drift"]
+    assert after["pool"] > 0
+    everywhere = search(rich_client, k=10, e=[f"{top}:off", "7:up1"], pool=0)
+    assert everywhere["pool"] is None and everywhere["drift"] == after["drift"]
 
 
 def test_search_edits_by_label(rich_client, workspaces):
@@ -140,6 +143,7 @@ def test_search_without_labels_or_families(bare_client):
     ({"q": QUERY, "mode": "sideways"}, "pattern"),
     ({"q": QUERY, "blend": -0.5}, "greater than or equal"),
     ({"q": QUERY, "blend": 9}, "less than or equal"),
+    ({"q": QUERY, "pool": -1}, "greater than or equal"),
     ({"q": QUERY, "year": "last year"}, "not understood"),
     ({"q": QUERY, "e": ["²:1"]}, "'²'"),
     ({"q": QUERY, "fe": ["²:1"]}, "'²'"),

@@ -42,7 +42,7 @@ def test_eval_steering_writes_tables_and_a_packet(labelled, capsys, tmp_path):
     rows_path, summary_path = folder.eval_paths(STEERING_STEM)
     rows = read_parquet(rows_path)
     assert set(rows.column("method").to_pylist()) == {
-        "dense", "hybrid", "template", "dense@template", "hybrid@template"}
+        "dense", "global", "hybrid", "template", "dense@template", "hybrid@template"}
     summary = read_json(summary_path)
     assert summary["seed"] == 20261202 and summary["cases"] and summary["targets"]
     assert folder.eval_report_path(STEERING_STEM).exists()
@@ -56,6 +56,38 @@ def test_eval_steering_writes_tables_and_a_packet(labelled, capsys, tmp_path):
                  "--answers", str(answers), "--packet", str(packets / "steering-packet.md")]) == 0
     scored = capsys.readouterr().out
     assert "| hybrid |" in scored and "| 1.00 | 0.00 | 1.00 |" in scored
+
+
+def test_rewrites_from_a_file_join_as_the_llm_baseline(labelled, capsys, tmp_path):
+    ws, queries = labelled
+    assert main(["eval", "steering", "-w", str(ws), "--sets", str(queries), "--strengths",
+                 "1", "--density", "0,1"]) == 0
+    folder = Workspace.open(ws).sae("tiny")
+    cases = read_json(folder.eval_paths(STEERING_STEM)[1])["cases"]
+    lines = [{"query": c["query"], "raised": raised, "lowered": lowered,
+              "rewrite": f"{c['query']} about {raised or 'it'}, not {lowered or 'that'}"}
+             for c in cases for raised, lowered in (
+                 (f"theme {c['raised']}", None), (None, f"theme {c['lowered']}"),
+                 (f"theme {c['raised']}", f"theme {c['lowered']}"))]
+    rewrites = tmp_path / "rewrites.jsonl"
+    rewrites.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    packets, keys = tmp_path / "packets", tmp_path / "keys"
+    capsys.readouterr()
+    assert main(["eval", "steering", "-w", str(ws), "--sets", str(queries), "--strengths",
+                 "1", "--density", "0,1", "--rewrites", str(rewrites), "--packets",
+                 str(packets), "--packet-keys", str(keys)]) == 0
+    methods = set(read_parquet(folder.eval_paths(STEERING_STEM)[0]).column("method")
+                  .to_pylist())
+    assert {"llm", "dense@llm", "hybrid@llm"} <= methods
+    assert folder.eval_rewrites_path(STEERING_STEM).read_text() == rewrites.read_text()
+    assert [p.name for p in packets.iterdir()] == ["steering-packet.md"]
+    key = read_json(keys / "steering-key.json")
+    assert {i["method"] for i in key["items"]} == {"hybrid", "global", "dense", "template",
+                                                  "llm"}
+    rewrites.write_text("".join(json.dumps(line) + "\n" for line in lines[1:]))
+    assert main(["eval", "steering", "-w", str(ws), "--sets", str(queries), "--strengths",
+                 "1", "--density", "0,1", "--rewrites", str(rewrites)]) == 2
+    assert "has no rewrite of" in capsys.readouterr().err
 
 
 def test_bad_options_are_one_line(labelled, capsys):

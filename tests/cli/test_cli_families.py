@@ -20,7 +20,7 @@ from disentangle.io import read_parquet, save_npy, write_parquet
 from disentangle.sae.model import SAEConfig
 from disentangle.sae.trainer import TrainConfig
 from disentangle.workspace import Workspace
-from tests.families.conftest import NOISE, PLANTED, planted_codes
+from tests.families.planted import NOISE, PLANTED, planted_codes
 
 N_FEATURES = 48
 RISING = 18
@@ -29,9 +29,10 @@ UNCLEAN = 11
 """A planted child marked unclean: it must stay out of every family."""
 
 
-NAMES = {p: f"topic{p} broad" for p in PLANTED} | {
+SUBJECTS = {0: "galaxies", 1: "planets", 2: "networks"}
+NAMES = {p: f"topic{p} {SUBJECTS[p]}" for p in PLANTED} | {
     c: f"topic{p} detail{c}" for p, cs in PLANTED.items() for c in cs}
-"""Labels: every planted root's says "broad", and its members' documents say it too."""
+"""Labels: every planted root's names its subject, and its members' documents say it too."""
 
 
 def _titles(codes) -> list[str]:
@@ -56,6 +57,9 @@ def make_workspace(root, *, codes_for: list[str], labels: bool = True) -> Worksp
     ws.record("corpus", {"corpus_hash": corpus_hash(table), "documents": len(codes)})
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(len(codes), 8)).astype(np.float32)
+    for row, features in enumerate(active):  # a family's documents are alike in meaning
+        for parent in features & set(PLANTED):
+            vectors[row, parent] += 4.0
     save_npy(ws.embeddings_path, vectors / np.linalg.norm(vectors, axis=1, keepdims=True))
     ws.record("embeddings", {"identity": {"model": "toy", "dim": 8, "normalized": True},
                              "corpus_hash": ws.corpus_hash(), "spec": {"kind": "toy"}})
@@ -105,7 +109,7 @@ def test_list_and_show(labelled, capsys):
     assert main(["families", "show", str(family["family"]), "-w", str(labelled.root),
                  "--sae", "n48"]) == 0
     out = capsys.readouterr().err
-    assert f"#{family['parent']} topic{family['parent']} broad" in out
+    assert f"#{family['parent']} {NAMES[family['parent']]}" in out
     titles = [line for line in out.splitlines() if line.strip().startswith("- doc")]
     assert len(titles) == 10 and all(f"f{family['parent']}" in t.split() for t in titles)
     assert main(["families", "show", "99", "-w", str(labelled.root), "--sae", "n48"]) == 2

@@ -133,3 +133,11 @@ def test_members_that_do_not_belong_are_pruned_before_the_size_rule():
     tiny = build_families(weights, density, np.ones(48, bool),
                           belongs=lambda root, member: member in PLANTED[2])
     assert {f.parent for f in tiny.families} == {2}  # the others fell below four members
+
+
+def test_a_root_that_fails_is_root_keeps_no_family():
+    codes = planted_codes(PLANTED, 48, NOISE)
+    weights = normalised_weights(cooccurrence(codes, upper=True), feature_counts(codes))
+    density = feature_counts(codes) / len(codes)
+    built = build_families(weights, density, np.ones(48, bool), is_root=lambda f: f != 1)
+    assert {f.parent for f in built.families} == {0, 2}

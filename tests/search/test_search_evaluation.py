@@ -17,7 +17,7 @@ from disentangle.search import (
     targets,
 )
 from disentangle.search import searcher as searcher_module
-from disentangle.search.evaluation import GroundTruth, draw_cases
+from disentangle.search.evaluation import GroundTruth, draw_cases, read_rewrites
 
 QUERIES = QuerySet("toy", (("topic3 topic9", "astro-ph.GA"), ("topic11 topic20 star", "cs.LG"),
                            ("topic30 topic2", "stat.ML")), ("astro-ph", "cs", "stat", "hep-th"))
@@ -48,7 +48,7 @@ def test_draws_are_seeded_absent_and_lowered_is_the_strongest_clean(world):
 
 def test_feature_edits_move_the_numbers(world):
     table, cases, summary = run(world)
-    assert table.num_rows == len(cases) * 3 * (2 * 2 + 3)
+    assert table.num_rows == len(cases) * 3 * (2 * 3 + 3)
     none, hybrid = summary[("raise", "none", 0.0)], summary[("raise", "hybrid", 2.0)]
     assert hybrid["raised_codes"] > none["raised_codes"]
     lowered = summary[("lower", "hybrid", 2.0)]
@@ -66,7 +66,8 @@ def test_feature_edits_move_the_numbers(world):
 def test_ignored_edits_are_caught(world, monkeypatch):
     real = searcher_module.Searcher.rank
     monkeypatch.setattr(searcher_module.Searcher, "rank",
-                        lambda self, vector, k, mask=None, terms=None: real(self, vector, k, mask))
+                        lambda self, vector, k, mask=None, terms=None, pool=None:
+                        real(self, vector, k, mask))
     monkeypatch.setattr("disentangle.search.evaluation.steer",
                         lambda x, code, edits, *args: searcher_module.steer(x, code, (), *args))
     _, _, summary = run(world)
@@ -81,9 +82,29 @@ def test_an_llm_rewriter_is_asked_with_the_feature_names(world):
         asked.append((query, raised, lowered))
         return f"{query} {raised or ''}"
 
-    _, cases, summary = run(world, llm=rewriter)
+    recorded = []
+    _, cases, summary = run(world, llm=rewriter, rewrites=recorded)
     assert ("raise", "llm", None) in summary and len(asked) == 3 * len(cases)
     assert any(lowered is None and raised for _, raised, lowered in asked)
+    matched = next(e for (op, m, _), e in summary.items() if op == "both" and m == "hybrid@llm")
+    assert matched["drift"] == pytest.approx(summary[("both", "llm", None)]["drift"], abs=0.01)
+    assert [(r["query"], r["raised"], r["lowered"]) for r in recorded] == asked
+
+
+def test_rewrites_read_back_from_a_file_give_the_same_numbers(world, tmp_path):
+    recorded = []
+    table, _, _ = run(world, llm=lambda q, r, low: f"{q} {r or ''} {low or ''}",
+                      rewrites=recorded)
+    path = tmp_path / "rewrites.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in recorded))
+    again, _, _ = run(world, llm=read_rewrites(path))
+    assert json.dumps(again.to_pylist()) == json.dumps(table.to_pylist())  # NaN-safe
+    path.write_text("".join(json.dumps(r) + "\n" for r in recorded[1:]))
+    with pytest.raises(DisentangleError, match="no rewrite of"):
+        run(world, llm=read_rewrites(path))
+    path.write_text('{"query": "x"}\n')
+    with pytest.raises(DisentangleError, match=r"rewrites\.jsonl:1"):
+        read_rewrites(path)
 
 
 def test_ground_truths(world):
@@ -95,9 +116,12 @@ def test_ground_truths(world):
 
 
 def test_query_sets(tmp_path):
-    for name in ("astro", "ml"):
+    for name in ("astro", "ml", "astro-heldout", "ml-heldout"):
         query_set = load_query_set(name)
-        assert len(query_set.queries) >= 25 and query_set.field
+        assert len(query_set.queries) >= 24 and query_set.field
+    tuning = {q for name in ("astro", "ml") for q, _ in load_query_set(name).queries}
+    assert not tuning & {q for name in ("astro-heldout", "ml-heldout")
+                         for q, _ in load_query_set(name).queries}
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"queries": [{"query": "x"}]}))
     with pytest.raises(DisentangleError, match="field"):

@@ -14,27 +14,34 @@ from .presence import active
 QUERY = "topic3 topic9 telescope"
 
 
-def brute_force(world, vector, weights, blend, mask=None):
-    """The hybrid score of every document, computed densely."""
+def brute_force(world, vector, weights, blend, mask=None, pool=None):
+    """The hybrid score of every document, computed densely; documents outside the dense top
+    ``pool`` (within the mask) score -inf."""
     searcher = world["searcher"]
-    score = world["emb"] @ vector
+    dense = world["emb"] @ vector
+    if mask is not None:
+        dense[~mask] = -np.inf
+    score = dense.copy()
     for feature, weight in weights.items():
         rows, values = searcher.features.activations(feature)
         score[rows] += blend * weight * np.minimum(values / searcher.typical[feature], 1.0)
+    if pool is not None:
+        score[np.argsort(-dense, kind="stable")[pool:]] = -np.inf
     if mask is not None:
         score[~mask] = -np.inf
     return score
 
 
 @pytest.mark.parametrize("weights", [{12: 1.0}, {12: 2.0, 30: -1.0}, {3: -1.0}])
-def test_hybrid_top_k_equals_brute_force(world, weights):
+@pytest.mark.parametrize("pool", [None, 60])
+def test_hybrid_top_k_equals_brute_force(world, weights, pool):
     searcher = world["searcher"]
     x = searcher.embed(QUERY)
     mask = searcher.metadata.year_mask(2009, 2015)
     for m in (None, mask):
         terms = FeatureTerms.build(searcher.features, weights, searcher.typical, 0.2)
-        scores, rows, sims = hybrid_rank(searcher.index, world["emb"], x, 10, terms, m)
-        expected = brute_force(world, x, weights, 0.2, m)
+        scores, rows, sims = hybrid_rank(searcher.index, world["emb"], x, 10, terms, m, pool)
+        expected = brute_force(world, x, weights, 0.2, m, pool)
         order = np.lexsort((np.arange(len(expected)), -expected))[:10]
         assert rows.tolist() == order.tolist()
         assert np.allclose(scores, expected[order], atol=1e-5)
@@ -75,6 +82,22 @@ def test_lowering_with_blend_empties_the_results_of_the_feature(world):
     after = [h.row for h in searcher.search(QUERY, [down(target)], k=10, blend=1.0).hits]
     assert active(codes, before, target) > 0.5
     assert active(codes, after, target) == 0.0
+
+
+def test_pool_keeps_hits_among_the_steered_querys_neighbours(world):
+    searcher = world["searcher"]
+    _, code, _ = searcher.steer(QUERY)
+    target = next(f for f in range(10, 48) if f not in code and searcher.features.density[f] > 0.02)
+    edits = [up(target, 1.0)]
+    steered = searcher.steer(QUERY, edits)[2].vector
+    nearest = set(np.argsort(-(world["emb"] @ steered), kind="stable")[:40].tolist())
+    pooled = searcher.search(QUERY, edits, k=10, blend=2.0, pool=40)
+    everywhere = searcher.search(QUERY, edits, k=10, blend=2.0, pool=None)
+    assert {h.row for h in pooled.hits} <= nearest
+    assert not {h.row for h in everywhere.hits} <= nearest  # the pool is what keeps them
+    assert pooled.pool == 40 and everywhere.pool is None
+    with pytest.raises(Exception, match="pool"):
+        searcher.search(QUERY, edits, pool=0)
 
 
 def test_filters_still_apply_to_boosted_documents(world):

@@ -23,17 +23,19 @@ def written(world, tmp_path_factory):
                                             density_range=(0.0, 1.0))]
     packet, key = build_packet(searcher, cases, range(48), seed=20261202)
     folder = tmp_path_factory.mktemp("packets")
-    return (packet, key, *write_packet(folder, "steering", packet, key))
+    return (packet, key, *write_packet(folder, "steering", packet, key, folder / "keys"))
 
 
 def test_packet_holds_no_ids_methods_or_answers(written):
     packet, key, packet_path, _ = written
-    assert len(key["items"]) == 2 * 3
-    for word in ("hybrid", "dense", "template", "raised", "lowered", "feature", "strength"):
+    assert len(key["items"]) == 2 * 4
+    for word in ("hybrid", "global", "dense", "template", "raised", "lowered", "feature",
+                 "strength"):
         assert word not in packet.lower().replace("steered toward", "")
     assert not re.search(r"#\d|topic \d+ label \(\d", packet)
     assert "Focus on" not in packet  # the rewrite's text would give the method away
     assert packet_path.read_text() == packet
+    assert not list(packet_path.parent.glob("*key*.json"))  # the key lives in its own folder
 
 
 def test_perfect_and_wrong_answers_are_scored(written, tmp_path):
@@ -43,7 +45,7 @@ def test_perfect_and_wrong_answers_are_scored(written, tmp_path):
                                              "away": i["away"], "relevance": 2})
                                  for i in key["items"]))
     scores = score_answers(key_path, perfect, packet_path)
-    assert set(scores) == {"hybrid", "dense", "template"}
+    assert set(scores) == {"hybrid", "global", "dense", "template"}
     assert all(s["toward"] == 1.0 and s["away"] == 1.0 and s["relevance"] == 2.0
                for s in scores.values())
     swapped = tmp_path / "swapped.jsonl"

@@ -32,7 +32,7 @@ from disentangle.families.neighbours import (
     nest_families,
 )
 from disentangle.interpret import keywords_by_feature, scalar_scores
-from disentangle.search import DEFAULT_BLEND, Searcher, parse_id
+from disentangle.search import DEFAULT_BLEND, DEFAULT_POOL, Searcher, parse_id
 from disentangle.search.request import (
     LIMITS,
     MAX_BLEND,
@@ -120,6 +120,7 @@ class AppService:
                 "has_labels": bool(searcher.resolver.labels), "has_scores": bool(self.scores),
                 "has_families": bool(self.families), "larger_saes": sorted(self.larger),
                 "modes": list(MODES), "default_blend": DEFAULT_BLEND,
+                "default_pool": DEFAULT_POOL,
                 "limits": {**LIMITS, "blend": MAX_BLEND}}
 
     # -- search ------------------------------------------------------------------------------
@@ -130,7 +131,7 @@ class AppService:
         searcher = self.searcher
         result = searcher.search(request.query, request.parsed_edits(), k=request.k,
                                  filters=request.filters(), mode=request.mode,  # type: ignore[arg-type]
-                                 blend=request.blend)
+                                 blend=request.blend, pool=request.pool or None)
         data = result.to_dict()
         records = searcher.records(np.array([h.row for h in result.hits], np.int64), ["abstract"])
         for hit, record in zip(data["hits"], records, strict=True):

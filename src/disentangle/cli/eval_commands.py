@@ -22,8 +22,15 @@ from disentangle.cli.progress import console
 from disentangle.errors import DisentangleError
 from disentangle.interpret.chat import ENV_PREFIX, ChatClient, ChatConfig
 from disentangle.locking import writer_lock
-from disentangle.search import DEFAULT_BLEND
-from disentangle.search.evaluation import DENSITY_RANGE, SEED, STRENGTHS, chat_rewriter
+from disentangle.search import DEFAULT_BLEND, DEFAULT_POOL
+from disentangle.search.evaluation import (
+    DENSITY_RANGE,
+    SEED,
+    STRENGTHS,
+    Rewriter,
+    chat_rewriter,
+    read_rewrites,
+)
 from disentangle.search.judge_packets import PACKET_SEED, score_answers
 from disentangle.stages import audit
 from disentangle.workspace import Workspace
@@ -51,6 +58,9 @@ def steering(
     seed: Annotated[int, typer.Option(help="Seed of the raised-feature draw.")] = SEED,
     blend: Annotated[float, typer.Option(help="Hybrid blend of the feature terms.")
                      ] = DEFAULT_BLEND,
+    pool: Annotated[int, typer.Option(
+        help="How many of the steered query's nearest documents the feature terms re-rank "
+             "(0: the whole corpus).")] = DEFAULT_POOL,
     strengths: Annotated[str, typer.Option(help="Strengths of the curves (comma-separated).")
                          ] = ",".join(f"{s:g}" for s in STRENGTHS),
     density: Annotated[str, typer.Option(
@@ -61,6 +71,11 @@ def steering(
              "(steering-key.json) to this folder.")] = None,
     packet_seed: Annotated[int, typer.Option(help="Seed of the packet's shuffles.")
                            ] = PACKET_SEED,
+    packet_keys: Annotated[Path | None, typer.Option(
+        help="Write the packet's key here instead of beside the packet.")] = None,
+    rewrites: Annotated[Path | None, typer.Option(
+        help="LLM rewrites as JSON lines {query, raised, lowered, rewrite} (what a run "
+             "with --llm-config leaves in eval/steering-rewrites.jsonl).")] = None,
     llm_config: Annotated[Path | None, typer.Option(
         help="TOML with an [llm] table: adds an LLM rewrite baseline (also on when "
              f"{ENV_PREFIX}BASE_URL is set).")] = None,
@@ -72,14 +87,13 @@ def steering(
     density_range = parse_floats(density, "--density", "0.002,0.05")
     if len(density_range) != 2:
         raise DisentangleError("--density takes two numbers, LO,HI, e.g. 0.002,0.05")
-    configured = llm_config is not None or bool(os.environ.get(f"{ENV_PREFIX}BASE_URL"))
-    llm = (lambda: chat_rewriter(ChatClient(ChatConfig.load(llm_config),
-                                            cache_dir=ws.cache_root / "llm").complete)
-           ) if configured else None
+    llm = llm_rewriter(ws, rewrites, llm_config)
+    if pool < 0:
+        raise DisentangleError(f"--pool must be 0 (whole corpus) or more, got {pool}")
     report = stages.evaluate_steering_sets(
         ws, sae, split_list(sets), seed=seed, blend=blend, strengths=grid,
         density_range=(density_range[0], density_range[1]), llm=llm, packets=packets,
-        packet_seed=packet_seed)
+        packet_seed=packet_seed, pool=pool or None, packet_keys=packet_keys)
     print(report.markdown)
     print(json.dumps(report.targets, indent=1))
     console.print(f"{report.queries} queries; rows, summary and report in "
@@ -87,6 +101,19 @@ def steering(
     if packets is not None:
         console.print(f"judge packet {report.paths[-2]}; its key {report.paths[-1]} (keep it "
                       "from the judge); score with `disentangle eval steering-score`")
+
+
+def llm_rewriter(ws: Workspace, rewrites: Path | None,
+                 llm_config: Path | None) -> Callable[[], Rewriter] | None:
+    """What makes the LLM rewrite baseline: a rewrites file, else a configured chat model."""
+    if rewrites is not None and llm_config is not None:
+        raise DisentangleError("give --rewrites or --llm-config, not both")
+    if rewrites is not None:
+        return lambda: read_rewrites(rewrites)
+    if llm_config is None and not os.environ.get(f"{ENV_PREFIX}BASE_URL"):
+        return None
+    return lambda: chat_rewriter(ChatClient(ChatConfig.load(llm_config),
+                                            cache_dir=ws.cache_root / "llm").complete)
 
 
 @eval_app.command("steering-score")

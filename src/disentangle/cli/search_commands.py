@@ -12,7 +12,7 @@ from disentangle import stages
 from disentangle.cli.options import DEFAULT_WORKSPACE, SaeOption, WorkspaceOption, split_list
 from disentangle.cli.progress import console
 from disentangle.errors import DisentangleError
-from disentangle.search import DEFAULT_BLEND, Edit, Filters, SearchResult, down, up
+from disentangle.search import DEFAULT_BLEND, DEFAULT_POOL, Edit, Filters, SearchResult, down, up
 from disentangle.search.request import parse_target
 from disentangle.workspace import Workspace
 
@@ -49,6 +49,9 @@ def search(
         help="Score a document gains (loses) per unit of --up (--down) when it carries the "
              "feature as strongly as its typical top documents; 0 = move the query vector "
              "only.")] = DEFAULT_BLEND,
+    pool: Annotated[int, typer.Option(
+        help="How many of the steered query's nearest documents the feature terms re-rank "
+             "(0: the whole corpus).")] = DEFAULT_POOL,
     mode: Annotated[str, typer.Option(
         help="residual (default: keep what the SAE does not explain), reconstruction, "
              "or clamp.")] = "residual",
@@ -77,7 +80,7 @@ def search(
     result = searcher.search(query, collect_edits(raise_, lower, family_up, family_down,
                                                   strength),
                              k=k, filters=None if filters.empty else filters, mode=mode,
-                             blend=blend)
+                             blend=blend, pool=pool or None)
     if as_json:
         print(json.dumps(result.to_dict(), indent=2))
     else:
@@ -94,7 +97,9 @@ def print_search(result: SearchResult, query: str) -> None:
     if result.edits:
         title += (f" — steered ({result.mode}): drift = cosine to the original query "
                   f"{result.drift:.3f}; blend {result.blend:g} = feature terms give "
-                  f"{100 * result.boost_share:.0f}% of the hits' score")
+                  f"{100 * result.boost_share:.0f}% of the hits' score, re-ranking "
+                  + (f"its {result.pool} nearest abstracts" if result.pool
+                     else "the whole corpus"))
     table = Table(title=title, title_justify="left")
     boosted = any(hit.boost for hit in result.hits)
     for column, justify in (("#", "right"),

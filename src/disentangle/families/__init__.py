@@ -18,6 +18,7 @@ from disentangle.families.extract import (
     Belongs,
     Family,
     FamilyBuild,
+    IsRoot,
     build_families,
     deduplicate,
     find_roots,
@@ -33,6 +34,7 @@ from disentangle.families.matching import (
     split_chain,
     splits,
 )
+from disentangle.families.nesting import Nesting
 from disentangle.families.stability import family_stability, feature_stability
 from disentangle.families.table import (
     SCORE_COLUMNS,
@@ -51,7 +53,8 @@ from disentangle.families.trends import (
 
 __all__ = [
     "DEFAULT_THRESHOLD", "SCORE_COLUMNS", "Belongs", "Family", "FamilyBuild", "FeatureTree",
-    "Labeller", "SplitChain", "activity_matrix", "best_match", "build_families",
+    "IsRoot", "Labeller", "Nesting", "SplitChain", "activity_matrix", "best_match",
+    "build_families",
     "category_groups", "clean_mask", "cooccurrence", "deduplicate", "denser_first",
     "edge_weights", "families_from_table", "families_table", "family_activations",
     "family_membership", "family_stability", "feature_counts", "feature_stability",

@@ -13,10 +13,11 @@ Follows the paper's procedure (digest, "Feature families"), with these interpret
   counts ``N_i`` stay those of the whole corpus, as in the paper's code).
 - *Keep* families with more than 3 descendants ("more than 3 children" in the paper's code,
   whose children list holds all descendants).
-- *Prune* (optional, ours): a ``belongs(root, member)`` test, e.g. whether the root's label
-  covers the member's documents (:class:`disentangle.interpret.phrases.LabelCoverage`),
-  drops members attached only through co-occurrence of a shared word, or broader than their
-  root, before the size rule and de-duplication.
+- *Prune* (optional, ours): an ``is_root(feature)`` test drops families whose root does not
+  name a topic (its subtree still yields sub-families, and the root leaves the next
+  iteration as any root does); a ``belongs(root, member)`` test drops members attached only
+  through co-occurrence of a shared word, or broader than their root, before the size rule
+  and de-duplication (the workspace's rules: :mod:`disentangle.stages.family_rules`).
 - *De-duplicate*: Jaccard of descendant sets > 0.6 marks a duplicate; families are visited
   largest first (ties: earlier iteration, shallower, lower parent id) and one is kept only if
   it duplicates none already kept — a deterministic reading of "keep the larger".
@@ -35,6 +36,8 @@ from disentangle.families.tree import FeatureTree, maximum_spanning_tree
 
 Belongs = Callable[[int, int], bool]
 """``(root, member) -> bool``: may ``member`` sit under ``root`` in a family?"""
+IsRoot = Callable[[int], bool]
+"""``feature -> bool``: may ``feature`` root a family?"""
 
 MIN_DIRECT_CHILDREN = 3
 MIN_SIZE = 4
@@ -134,11 +137,13 @@ def build_families(
     min_size: int = MIN_SIZE,
     max_jaccard: float = MAX_JACCARD,
     belongs: Belongs | None = None,
+    is_root: IsRoot | None = None,
 ) -> FamilyBuild:
     """Families from thresholded normalised weights (``normalised_weights``) and densities.
 
     ``clean`` (bool, length n) limits the features considered; ids in the result are global.
-    ``belongs`` prunes members before families are kept or compared (see the module notes).
+    ``is_root`` and ``belongs`` prune roots and members before families are kept or compared
+    (see the module notes).
     Ids are assigned after de-duplication in (iteration, depth, -size, parent) order.
     """
     density = np.asarray(density, dtype=np.float64)
@@ -151,7 +156,9 @@ def build_families(
         found = _subtree_families(tree.graph(), density, iteration, 0, min_direct_children)
         if not found:
             break
-        kept = [prune(f, belongs) for f in found] if belongs is not None else found
+        kept = [f for f in found if is_root is None or is_root(f.parent)]
+        if belongs is not None:
+            kept = [prune(f, belongs) for f in kept]
         candidates += [f for f in kept if f.size >= min_size]
         active[[f.parent for f in found]] = False
     families = deduplicate(candidates, max_jaccard)

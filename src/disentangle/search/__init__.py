@@ -20,7 +20,7 @@ from disentangle.search.evaluation import (
     targets,
 )
 from disentangle.search.filters import FeatureIndex, Filters, MetadataIndex, build_mask
-from disentangle.search.hybrid import DEFAULT_BLEND, FeatureTerms, hybrid_rank
+from disentangle.search.hybrid import DEFAULT_BLEND, DEFAULT_POOL, FeatureTerms, hybrid_rank
 from disentangle.search.index import ExactIndex, FaissIndex, IndexKind, VectorIndex, make_index
 from disentangle.search.searcher import (
     Contribution,
@@ -34,6 +34,7 @@ from disentangle.search.steer import Steered, steer
 
 __all__ = [
     "DEFAULT_BLEND",
+    "DEFAULT_POOL",
     "Case",
     "Contribution",
     "Edit",

@@ -9,18 +9,22 @@ For every query of a set (our own, bundled in ``search/queries/``):
   add to the query rather than replace it;
 - three operations are measured: ``raise`` (more of R), ``lower`` (less of L) and ``both``
   (the paper's edit: more R, less L);
-- methods: ``hybrid`` (the default: steered vector plus feature terms, see
-  :mod:`disentangle.search.hybrid`) and ``dense`` (the steered vector alone) over a grid of
-  strengths; ``template`` rewrites ("… Focus on R.", "… Not about L.", "… Focus on R, not on
-  L.") and an optional ``llm`` rewrite; and both feature methods again at the strength whose
-  drift matches the template rewrite's (``hybrid@template``, ``dense@template``).
+- methods: ``hybrid`` (the default: steered vector plus feature terms re-ranking the steered
+  query's nearest documents, see :mod:`disentangle.search.hybrid`), ``global`` (the previous
+  default: the terms over the whole corpus at blend :data:`GLOBAL_BLEND`) and ``dense`` (the
+  steered vector alone) over a grid of strengths; ``template`` rewrites ("… Focus on R.",
+  "… Not about L.", "… Focus on R, not on L.") and an optional ``llm`` rewrite (a chat model,
+  or rewrites read from a JSONL file); and both feature methods again at the strength whose
+  drift matches each rewrite's (``hybrid@template``, ``dense@llm``, …).
 
 Each retrieval is scored against three ground truths for "the feature is in this document":
 its stored code (``codes``), every content word of its label in the title or abstract
 (``words``), and the arXiv category where the feature concentrates, when at least
 :data:`CONCENTRATION` of its documents share one (``category``; missing otherwise). What the
 query should keep is measured by precision@10 of its own category and overlap with the
-unsteered top 10. Every number comes from real retrievals.
+unsteered top 10, and how close the results stay to the question by ``sim_kept``: the mean
+cosine of the top 10 to the *original* query over that of the unsteered top 10 (a relevance
+proxy: 1 = as close as plain search). Every number comes from real retrievals.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,11 +43,13 @@ import pyarrow.compute as pc
 
 from disentangle.errors import DisentangleError
 from disentangle.search.edits import Edit, down, up
-from disentangle.search.hybrid import DEFAULT_BLEND
+from disentangle.search.hybrid import DEFAULT_BLEND, DEFAULT_POOL
 from disentangle.search.searcher import Searcher
 from disentangle.search.steer import steer
 
 TOP = 10
+GLOBAL_BLEND = 0.3
+"""Blend of the previous default, the feature terms over the whole corpus (method ``global``)."""
 SEED = 20261202
 STRENGTHS = (0.25, 0.5, 1.0, 2.0, 4.0)
 DEFAULT_STRENGTH = 1.0
@@ -64,22 +71,63 @@ Rewriter = Callable[[str, str | None, str | None], str]
 """``(query, raise this or None, lower this or None) -> rewritten query`` (e.g. an LLM)."""
 
 
+def rewrite_instruction(query: str, raised: str | None, lowered: str | None) -> str:
+    """The instruction an LLM rewriter follows (quoted in docs/steering.md)."""
+    wishes = [f"more about {raised}" if raised else "",
+              f"less about {lowered}" if lowered else ""]
+    return (f"Rewrite this search query for a search engine over arXiv abstracts so that it "
+            f"finds papers {' and '.join(w for w in wishes if w)}, while staying about the "
+            f"original question. Reply with the rewritten query only.\n\nQuery: {query}")
+
+
 def chat_rewriter(complete: Callable[[list[dict[str, str]]], str]) -> Rewriter:
     """A :data:`Rewriter` asking a chat model (``complete(messages) -> answer``) to rewrite the
     query, as the paper's LLM baseline does; the answer's first non-empty line is the query."""
 
     def rewrite(query: str, raised: str | None, lowered: str | None) -> str:
-        wishes = [f"more about {raised}" if raised else "",
-                  f"less about {lowered}" if lowered else ""]
-        prompt = (f"Rewrite this search query for a search engine over arXiv abstracts so "
-                  f"that it finds papers {' and '.join(w for w in wishes if w)}, while staying "
-                  f"about the original question. Reply with the rewritten query only.\n\n"
-                  f"Query: {query}")
-        answer = complete([{"role": "user", "content": prompt}])
+        answer = complete([{"role": "user",
+                            "content": rewrite_instruction(query, raised, lowered)}])
         lines = [line.strip().strip('"') for line in answer.splitlines() if line.strip()]
         return lines[0] if lines else query
 
     return rewrite
+
+
+def read_rewrites(path: Path) -> Rewriter:
+    """A :data:`Rewriter` that looks rewrites up in a JSONL file of
+    ``{"query", "raised", "lowered", "rewrite"}`` lines (``raised``/``lowered`` null when not
+    asked), the format :func:`rewrite_record` writes for a chat model's rewrites."""
+    table: dict[tuple[str, str | None, str | None], str] = {}
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as error:
+        raise DisentangleError(f"cannot read rewrites {path}: {error}") from None
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            table[(row["query"], row["raised"], row["lowered"])] = str(row["rewrite"])
+        except (ValueError, KeyError, TypeError):
+            raise DisentangleError(
+                f"{path}:{number} is not a rewrite line like {{\"query\": …, \"raised\": …, "
+                f"\"lowered\": …, \"rewrite\": …}}") from None
+
+    def rewrite(query: str, raised: str | None, lowered: str | None) -> str:
+        try:
+            return table[(query, raised, lowered)]
+        except KeyError:
+            raise DisentangleError(
+                f"{path} has no rewrite of {query!r} (raise {raised!r}, lower {lowered!r}); "
+                "write one, or evaluate only the query sets it covers") from None
+
+    return rewrite
+
+
+def rewrite_record(query: str, raised: str | None, lowered: str | None,
+                   rewrite: str) -> dict[str, str | None]:
+    """One line of a rewrites file (see :func:`read_rewrites`)."""
+    return {"query": query, "raised": raised, "lowered": lowered, "rewrite": rewrite}
 
 
 @dataclass(frozen=True)
@@ -244,6 +292,7 @@ class _Run:
         self.code = searcher.encode(self.x)
         self.own = searcher.metadata.category_mask([case.category])
         self.before = searcher.rank(self.x, TOP)[1]
+        self.before_sim = float((searcher.embeddings[self.before] @ self.x).mean())
 
     def vector(self, op: str, strength: float) -> np.ndarray:
         edits = self.searcher.resolve(case_edits(op, self.case, strength))
@@ -251,16 +300,18 @@ class _Run:
         return steer(self.x, self.code, edits, s.decoder, s.b_pre, s.typical).vector
 
     def measure(self, vector: np.ndarray, op: str | None = None, strength: float = 0.0,
-                blend: float = 0.0) -> dict[str, Any]:
+                blend: float = 0.0, pool: int | None = DEFAULT_POOL) -> dict[str, Any]:
         terms = None
         if op is not None and blend > 0:
             edits = self.searcher.resolve(case_edits(op, self.case, strength))
             terms = self.searcher.terms(edits, self.code, blend)
-        rows = self.searcher.rank(vector, TOP, terms=terms)[1]
+        rows = self.searcher.rank(vector, TOP, terms=terms, pool=pool)[1]
+        similarity = float((self.searcher.embeddings[rows] @ self.x).mean())
         out: dict[str, Any] = {"drift": float(vector @ self.x / np.linalg.norm(vector)),
                                "own_p10": float(self.own[rows].mean()),
                                "overlap": len(set(rows.tolist()) & set(self.before.tolist()))
-                               / TOP}
+                               / TOP,
+                               "sim_kept": similarity / self.before_sim}
         for role, feature in (("raised", self.case.raised), ("lowered", self.case.lowered)):
             for truth, value in self.truth.presence(feature, rows).items():
                 out[f"{role}_{truth}"] = value
@@ -285,16 +336,19 @@ def evaluate_steering(
     strengths: Sequence[float] = STRENGTHS,
     llm: Rewriter | None = None,
     density_range: tuple[float, float] = DENSITY_RANGE,
+    pool: int | None = DEFAULT_POOL,
+    rewrites: list[dict[str, str | None]] | None = None,
 ) -> tuple[pa.Table, list[Case]]:
     """One row per (query, operation, method, strength), with the unsteered values in
-    ``*_before`` columns, and the drawn cases."""
+    ``*_before`` columns, and the drawn cases. The LLM's rewrites are appended to
+    ``rewrites`` (as :func:`rewrite_record` lines) when a list is given."""
     truth = GroundTruth(searcher)
     cases = draw_cases(searcher, query_set, clean, seed, density_range)
     records: list[dict[str, Any]] = []
     for case in cases:
         run = _Run(searcher, truth, case)
         before = {f"{k}_before": v for k, v in run.measure(run.x).items()
-                  if k not in ("drift", "overlap")}
+                  if k not in ("drift", "overlap", "sim_kept")}
         names = {"raised": feature_name(searcher, case.raised),
                  "lowered": feature_name(searcher, case.lowered)}
         base = {"set": query_set.name, "query": case.query, "category": case.category,
@@ -310,20 +364,24 @@ def evaluate_steering(
             for strength in strengths:
                 vector = run.vector(op, strength)
                 add(op, "dense", strength, run.measure(vector))
-                add(op, "hybrid", strength, run.measure(vector, op, strength, blend))
-            rewrites = {"template": TEMPLATES[op].format(query=case.query, **names)}
+                add(op, "hybrid", strength, run.measure(vector, op, strength, blend, pool))
+                add(op, "global", strength,
+                    run.measure(vector, op, strength, GLOBAL_BLEND, None))
+            texts = {"template": TEMPLATES[op].format(query=case.query, **names)}
             if llm is not None:
-                rewrites["llm"] = llm(case.query, names["raised"] if op != "lower" else None,
-                                      names["lowered"] if op != "raise" else None)
-            for method, text in rewrites.items():
+                asked = (case.query, names["raised"] if op != "lower" else None,
+                         names["lowered"] if op != "raise" else None)
+                texts["llm"] = llm(*asked)
+                if rewrites is not None:
+                    rewrites.append(rewrite_record(*asked, texts["llm"]))
+            for method, text in texts.items():
                 measured = run.measure(searcher.embed(text))
                 add(op, method, None, measured)
-                if method == "template":
-                    matched = run.matched_strength(op, measured["drift"])
-                    vector = run.vector(op, matched)
-                    add(op, "dense@template", matched, run.measure(vector))
-                    add(op, "hybrid@template", matched,
-                        run.measure(vector, op, matched, blend))
+                matched = run.matched_strength(op, measured["drift"])
+                vector = run.vector(op, matched)
+                add(op, f"dense@{method}", matched, run.measure(vector))
+                add(op, f"hybrid@{method}", matched,
+                    run.measure(vector, op, matched, blend, pool))
     return pa.Table.from_pylist(records), cases
 
 
@@ -333,7 +391,9 @@ def feature_name(searcher: Searcher, feature: int) -> str:
 
 
 MEASURES = ("drift", "raised_codes", "raised_words", "raised_category", "lowered_codes",
-            "lowered_words", "lowered_category", "own_p10", "overlap")
+            "lowered_words", "lowered_category", "own_p10", "overlap", "sim_kept")
+UNSTEERED = MEASURES[1:-2]
+"""Measures with an unsteered (``*_before``) value."""
 
 
 def summarise(table: pa.Table) -> list[dict[str, Any]]:
@@ -360,12 +420,14 @@ def summarise(table: pa.Table) -> list[dict[str, Any]]:
         members = [r for r in rows if r["set"] == set_name and r["op"] == op
                    and r["method"] == "template"]
         entry = {"set": set_name, "op": op, "method": "none", "strength": 0.0,
-                 "queries": len(members), "drift": 1.0, "overlap": 1.0, "own_kept": 1.0}
-        for key in MEASURES[1:-1]:
+                 "queries": len(members), "drift": 1.0, "overlap": 1.0, "own_kept": 1.0,
+                 "sim_kept": 1.0}
+        for key in UNSTEERED:
             entry[key] = _mean([m[f"{key}_before"] for m in members])
         out.append(entry)
-    order = {"none": 0, "dense": 1, "hybrid": 2, "template": 3, "dense@template": 4,
-             "hybrid@template": 5, "llm": 6}
+    order = {"none": 0, "dense": 1, "global": 2, "hybrid": 3, "template": 4,
+             "dense@template": 5, "hybrid@template": 6, "llm": 7, "dense@llm": 8,
+             "hybrid@llm": 9}
     return sorted(out, key=lambda e: (e["set"], OPERATIONS.index(e["op"]),
                                       order.get(e["method"], 9), e["strength"] or 0.0))
 
@@ -396,27 +458,26 @@ def targets(summary: Sequence[dict[str, Any]],
             strength: float = DEFAULT_STRENGTH) -> list[dict[str, Any]]:
     """The issue's targets per set, checked on the summary: at the default strength the
     hybrid raise puts R in ≥ 40% of the top 10 (stored codes) keeping ≥ 80% of own-category
-    precision; at the template's drift feature edits beat the template on raised and lowered
+    precision; at each rewrite's drift feature edits beat the rewrite on raised and lowered
     presence (``both``)."""
     out = []
     for set_name in dict.fromkeys(e["set"] for e in summary):
         pick = {(e["op"], e["method"], e["strength"]): e for e in summary if e["set"] == set_name}
         default = pick.get(("raise", "hybrid", strength))
-        both = {m: next((e for (op, method, _), e in pick.items()
-                         if op == "both" and method == m), None)
-                for m in ("template", "hybrid@template", "dense@template")}
+        both = {method: e for (op, method, _), e in pick.items() if op == "both"}
         entry: dict[str, Any] = {"set": set_name}
         if default:
             entry["raised_at_default"] = default["raised_codes"]
             entry["own_kept_at_default"] = default["own_kept"]
+            entry["sim_kept_at_default"] = default["sim_kept"]
             entry["default_met"] = bool(default["raised_codes"] >= 0.4
                                         and default["own_kept"] >= 0.8)
-        if all(both.values()):
-            template = both["template"]
-            for method in ("hybrid@template", "dense@template"):
-                edit = both[method]
-                entry[f"{method}_beats_template"] = bool(
-                    edit["raised_codes"] > template["raised_codes"]
-                    and edit["lowered_codes"] < template["lowered_codes"])
+        for rewrite in ("template", "llm"):
+            for method in (f"hybrid@{rewrite}", f"dense@{rewrite}"):
+                if rewrite in both and method in both:
+                    edit, text = both[method], both[rewrite]
+                    entry[f"{method}_beats_{rewrite}"] = bool(
+                        edit["raised_codes"] > text["raised_codes"]
+                        and edit["lowered_codes"] < text["lowered_codes"])
         out.append(entry)
     return out

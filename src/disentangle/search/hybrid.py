@@ -1,4 +1,5 @@
-"""Hybrid ranking: dense similarity plus a term for each edited feature, from the inverted index.
+"""Hybrid ranking: dense similarity plus a term for each edited feature, among the query's
+nearest documents.
 
 Moving the query vector alone is a blunt way to raise a topic: a decoder direction is not very
 selective, so by the time enough documents carrying the feature enter the top 10 the query has
@@ -10,12 +11,14 @@ the feature activations themselves; this module adds that term to the dense scor
 ``w_f`` is the edit's weight (+strength for ``--up``, −1 for ``--down``, see
 :meth:`ResolvedEdit.weight`), ``a_f(d)`` the document's stored activation and ``typical_f`` the
 activation of the feature's typical top documents, so a document carrying the feature as
-strongly as those gains (or loses) ``blend × w_f``. Among documents that carry a raised
-feature, the ones closest to the query still win: the topic is *added to* the query.
+strongly as those gains (or loses) ``blend × w_f``.
 
-Only documents where an edited feature is active get a term, so the top ``k`` is exact for any
-vector index: the best documents without a term come from the index (those rows masked out),
-the ones with a term are scored exactly, and the two lists are merged.
+The term only re-ranks the ``pool`` documents nearest the steered query (its dense top
+``pool``, from whichever index serves it): a raised topic is brought in from the query's own
+neighbourhood instead of from anywhere in the corpus, and "less of X" drops the neighbours
+that carry X rather than whatever ranks highest without it. Ranked over the whole corpus
+(``pool=None``, the rule before), a raised feature replaced the query: blind judges rated the
+results' relevance 0.39 of 2 (docs/steering.md).
 """
 
 from __future__ import annotations
@@ -28,9 +31,14 @@ import numpy as np
 from disentangle.search.filters import FeatureIndex
 from disentangle.search.index import ExactIndex, VectorIndex, top_k
 
-DEFAULT_BLEND = 0.3
-"""Score a document gains per unit of edit weight (cosine units); measured in docs/steering.md."""
+DEFAULT_BLEND = 1.0
+"""Score a document gains per unit of edit weight (cosine units); measured in docs/steering.md.
+Within the pool, cosines differ by less than this, so a neighbour carrying a raised feature at
+its typical strength comes first."""
 MAX_BLEND = 2.0
+DEFAULT_POOL = 275
+"""How many of the steered query's nearest documents the feature terms re-rank."""
+MAX_POOL = 100_000
 
 
 @dataclass(frozen=True)
@@ -60,16 +68,20 @@ class FeatureTerms:
 
 
 def hybrid_rank(index: VectorIndex, embeddings: np.ndarray, vector: np.ndarray, k: int,
-                terms: FeatureTerms,
-                mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                terms: FeatureTerms, mask: np.ndarray | None = None,
+                pool: int | None = DEFAULT_POOL
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Top-``k`` ``(scores, rows, similarities)`` under the hybrid score, best first.
 
+    The terms re-rank the dense top ``max(pool, k)``; ``pool=None`` scores the whole corpus.
     With no terms this is exactly ``index.search`` (plain dense search, bit for bit).
     """
     if not len(terms):
         scores, rows = index.search(vector, k, mask)
         keep = rows[0] >= 0
         return scores[0][keep], rows[0][keep], scores[0][keep]
+    if pool is not None:
+        return _rerank_pool(index, vector, k, terms, mask, max(pool, k))
     if isinstance(index, ExactIndex) and mask is None:
         # One scan: every similarity is computed anyway, so add the terms in place.
         similarity = index.scores(vector)
@@ -87,8 +99,24 @@ def hybrid_rank(index: VectorIndex, embeddings: np.ndarray, vector: np.ndarray, 
     keep = dense_rows[0] >= 0
     dense_scores, dense_rows = dense_scores[0][keep], dense_rows[0][keep]
     similarity = np.asarray(embeddings[boosted_rows], np.float32) @ np.asarray(vector, np.float32)
-    rows = np.concatenate([dense_rows, boosted_rows])
-    sims = np.concatenate([dense_scores, similarity]).astype(np.float32)
-    scores = sims + np.concatenate([np.zeros(len(dense_rows), np.float32), boosted_terms])
+    return _merge(np.concatenate([dense_rows, boosted_rows]),
+                  np.concatenate([dense_scores, similarity]).astype(np.float32),
+                  np.concatenate([np.zeros(len(dense_rows), np.float32), boosted_terms]), k)
+
+
+def _rerank_pool(index: VectorIndex, vector: np.ndarray, k: int, terms: FeatureTerms,
+                 mask: np.ndarray | None, pool: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    sims, rows = index.search(vector, pool, mask)
+    keep = rows[0] >= 0
+    sims, rows = sims[0][keep].astype(np.float32), rows[0][keep]
+    where = np.minimum(np.searchsorted(terms.rows, rows), max(len(terms) - 1, 0))
+    hit = terms.rows[where] == rows
+    return _merge(rows, sims, np.where(hit, terms.terms[where], 0.0).astype(np.float32), k)
+
+
+def _merge(rows: np.ndarray, sims: np.ndarray, boosts: np.ndarray,
+           k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The top ``k`` of candidates by ``sims + boosts`` (ties by row), best first."""
+    scores = sims + boosts
     order = np.lexsort((rows, -scores))[:k]
     return scores[order], rows[order], sims[order]

@@ -21,16 +21,25 @@ import numpy as np
 
 from disentangle.errors import DisentangleError
 from disentangle.io import read_json, write_json, write_text
-from disentangle.search.evaluation import TEMPLATES, TOP, Case, case_edits, feature_name
-from disentangle.search.hybrid import DEFAULT_BLEND
+from disentangle.search.evaluation import (
+    GLOBAL_BLEND,
+    TEMPLATES,
+    TOP,
+    Case,
+    Rewriter,
+    case_edits,
+    feature_name,
+)
+from disentangle.search.hybrid import DEFAULT_BLEND, DEFAULT_POOL
 from disentangle.search.searcher import Searcher
 
 KIND = "steering-judge"
 PACKET_SEED = 20261202
 OPTIONS = 5
-METHODS = ("hybrid", "dense", "template")
-"""What the packet compares: the default edit, the same edit moving the vector only, and the
-templated rewrite (``both`` operation: more of R, less of L)."""
+METHODS = ("hybrid", "global", "dense", "template")
+"""What the packet compares (``both`` operation: more of R, less of L): the default edit, the
+previous default (feature terms over the whole corpus), the same edit moving the vector only,
+and the templated rewrite; ``llm`` joins when LLM rewrites are given."""
 
 INSTRUCTIONS = """# Steering judgement packet
 
@@ -51,13 +60,15 @@ def _digest(text: str) -> str:
 
 
 def build_packet(searcher: Searcher, cases: Sequence[tuple[str, Case]], clean: Collection[int],
-                 seed: int, strength: float = 1.0,
-                 blend: float = DEFAULT_BLEND) -> tuple[str, dict[str, Any]]:
+                 seed: int, strength: float = 1.0, blend: float = DEFAULT_BLEND,
+                 pool: int | None = DEFAULT_POOL,
+                 llm: Rewriter | None = None) -> tuple[str, dict[str, Any]]:
     """The packet text and its key for ``(set name, case)`` pairs, one item per case and
     method, shuffled with ``seed``."""
+    methods = METHODS + (("llm",) if llm is not None else ())
     rng = np.random.default_rng(seed)
-    pool = np.asarray(sorted(clean), dtype=np.int64)
-    if len(pool) < OPTIONS + 2:
+    topics_pool = np.asarray(sorted(clean), dtype=np.int64)
+    if len(topics_pool) < OPTIONS + 2:
         raise DisentangleError("too few clean features to draw distractor topics from")
     titles = searcher.corpus.column("title")
     items = []
@@ -67,15 +78,15 @@ def build_packet(searcher: Searcher, cases: Sequence[tuple[str, Case]], clean: C
         before = searcher.rank(x, TOP)[1]
         taken = {case.raised, case.lowered, *code}
         distractors: list[int] = []
-        for feature in rng.permutation(pool).tolist():
+        for feature in rng.permutation(topics_pool).tolist():
             if feature not in taken and len(distractors) < OPTIONS - 2:
                 distractors.append(int(feature))
-        for method in METHODS:
-            rows = _steered_rows(searcher, case, method, strength, blend, x, code)
+        for method in methods:
+            rows = _steered_rows(searcher, case, method, strength, blend, pool, llm, x, code)
             topics = [case.raised, case.lowered, *distractors]
             order = rng.permutation(len(topics)).tolist()
             items.append({"set": set_name, "query": case.query, "method": method,
-                          "strength": strength if method != "template" else None,
+                          "strength": strength if method not in ("template", "llm") else None,
                           "raised": case.raised, "lowered": case.lowered,
                           "topics": [topics[i] for i in order],
                           "before": titles.take(before).to_pylist(),
@@ -103,27 +114,37 @@ def build_packet(searcher: Searcher, cases: Sequence[tuple[str, Case]], clean: C
         f'{{"item": {i}, "toward": "", "away": "", "relevance": null}}\n'
         for i in range(1, len(items) + 1)) + "```\n")
     packet = "".join(parts)
-    key = {"kind": KIND, "seed": seed, "strength": strength, "blend": blend,
-           "chance": 1 / OPTIONS, "items": key_items}
+    key = {"kind": KIND, "seed": seed, "strength": strength, "blend": blend, "pool": pool,
+           "global_blend": GLOBAL_BLEND, "chance": 1 / OPTIONS, "items": key_items}
     return packet, key
 
 
 def _steered_rows(searcher: Searcher, case: Case, method: str, strength: float, blend: float,
-                  x: np.ndarray, code: Mapping[int, float]) -> np.ndarray:
-    if method == "template":
-        text = TEMPLATES["both"].format(query=case.query,
-                                        raised=feature_name(searcher, case.raised),
-                                        lowered=feature_name(searcher, case.lowered))
+                  pool: int | None, llm: Rewriter | None, x: np.ndarray,
+                  code: Mapping[int, float]) -> np.ndarray:
+    if method in ("template", "llm"):
+        names = {"raised": feature_name(searcher, case.raised),
+                 "lowered": feature_name(searcher, case.lowered)}
+        text = (llm(case.query, names["raised"], names["lowered"])
+                if method == "llm" and llm is not None
+                else TEMPLATES["both"].format(query=case.query, **names))
         return searcher.rank(searcher.embed(text), TOP)[1]
     edits = case_edits("both", case, strength)
     _, _, steered = searcher.steer(case.query, edits)
-    terms = searcher.terms(searcher.resolve(edits), code, blend) if method == "hybrid" else None
-    return searcher.rank(steered.vector, TOP, terms=terms)[1]
+    if method == "dense":
+        return searcher.rank(steered.vector, TOP)[1]
+    terms = searcher.terms(searcher.resolve(edits), code,
+                           blend if method == "hybrid" else GLOBAL_BLEND)
+    return searcher.rank(steered.vector, TOP, terms=terms,
+                         pool=pool if method == "hybrid" else None)[1]
 
 
-def write_packet(folder: Path, stem: str, packet: str, key: dict[str, Any]) -> tuple[Path, Path]:
-    """``<stem>-packet.md`` (for the judge) and ``<stem>-key.json`` (never for the judge)."""
-    packet_path, key_path = folder / f"{stem}-packet.md", folder / f"{stem}-key.json"
+def write_packet(folder: Path, stem: str, packet: str, key: dict[str, Any],
+                 key_folder: Path | None = None) -> tuple[Path, Path]:
+    """``<stem>-packet.md`` (for the judge) and ``<stem>-key.json`` (never for the judge; in
+    ``key_folder`` when given, so the judge's folder holds no key)."""
+    packet_path = folder / f"{stem}-packet.md"
+    key_path = (key_folder or folder) / f"{stem}-key.json"
     write_text(packet_path, packet)
     write_json(key_path, {**key, "packet_sha256": _digest(packet)})
     return packet_path, key_path

@@ -25,7 +25,14 @@ from disentangle.errors import DisentangleError
 from disentangle.sae.model import TopKSAE
 from disentangle.search.edits import Edit, FeatureResolver, ResolvedEdit
 from disentangle.search.filters import FeatureIndex, Filters, MetadataIndex, build_mask
-from disentangle.search.hybrid import DEFAULT_BLEND, MAX_BLEND, FeatureTerms, hybrid_rank
+from disentangle.search.hybrid import (
+    DEFAULT_BLEND,
+    DEFAULT_POOL,
+    MAX_BLEND,
+    MAX_POOL,
+    FeatureTerms,
+    hybrid_rank,
+)
 from disentangle.search.index import IndexKind, VectorIndex, make_index
 from disentangle.search.steer import Steered, SteerMode, steer
 
@@ -93,6 +100,9 @@ class SearchResult:
     """Cosine between the steered and the original query embedding."""
     blend: float
     """Score per unit of edit weight that documents carrying an edited feature gain/lose."""
+    pool: int | None
+    """How many of the steered query's nearest documents the feature terms re-rank (None:
+    the whole corpus; 0 without edits)."""
     boost_share: float
     """Share of the hits' summed score that comes from the hybrid terms (0 = pure dense)."""
 
@@ -190,13 +200,15 @@ class Searcher:
         return FeatureTerms.build(self.features, weights, self.typical, blend)
 
     def rank(self, vector: np.ndarray, k: int, mask: np.ndarray | None = None,
-             terms: FeatureTerms | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+             terms: FeatureTerms | None = None, pool: int | None = DEFAULT_POOL
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Top-``k`` ``(scores, rows, similarities)`` for one vector under the hybrid score
-        (plain dense search without ``terms``), padding dropped."""
+        (plain dense search without ``terms``), padding dropped; the terms re-rank the
+        nearest ``pool`` documents (None: all)."""
         if k < 1:
             raise DisentangleError(f"k must be at least 1, got {k}")
         empty = FeatureTerms(np.empty(0, np.int64), np.empty(0, np.float32))
-        return hybrid_rank(self.index, self.embeddings, vector, k, terms or empty, mask)
+        return hybrid_rank(self.index, self.embeddings, vector, k, terms or empty, mask, pool)
 
     # -- the public queries ------------------------------------------------------------------
 
@@ -208,10 +220,14 @@ class Searcher:
         filters: Filters | None = None,
         mode: SteerMode = "residual",
         blend: float = DEFAULT_BLEND,
+        pool: int | None = DEFAULT_POOL,
     ) -> SearchResult:
-        """Top-``k`` documents for ``query`` after ``edits``, each hit explained."""
+        """Top-``k`` documents for ``query`` after ``edits``, each hit explained; the edited
+        features' terms re-rank the steered query's nearest ``pool`` documents (None: all)."""
         if not 0.0 <= blend <= MAX_BLEND:
             raise DisentangleError(f"blend must be between 0 and {MAX_BLEND:g}, got {blend:g}")
+        if pool is not None and not 1 <= pool <= MAX_POOL:
+            raise DisentangleError(f"pool must be between 1 and {MAX_POOL}, got {pool}")
         resolved = self.resolve(edits)
         x = self.embed(query)
         code = self.encode(x)
@@ -219,7 +235,7 @@ class Searcher:
         unmoved = np.array_equal(steered.vector, x)
         steered_code = code if unmoved else self.encode(steered.vector)
         scores, rows, similarity = self.rank(steered.vector, k, self.mask(filters),
-                                             self.terms(resolved, code, blend))
+                                             self.terms(resolved, code, blend), pool)
         shown = dict(steered_code)
         for edit in resolved:  # keep removed features visible, at 0
             shown.setdefault(edit.feature, 0.0)
@@ -233,6 +249,7 @@ class Searcher:
             steered_features=self._infos([(f, v, code.get(f, 0.0)) for f, v in _by_value(shown)]),
             drift=steered.drift,
             blend=blend if resolved else 0.0,
+            pool=pool if resolved else 0,
             boost_share=float(np.abs(scores - similarity).sum()) / total if total else 0.0,
         )
 

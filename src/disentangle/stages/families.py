@@ -23,6 +23,7 @@ from disentangle.errors import DisentangleError
 from disentangle.families import (
     DEFAULT_THRESHOLD,
     Family,
+    Nesting,
     build_families,
     clean_mask,
     edge_weights,
@@ -35,6 +36,7 @@ from disentangle.families import (
 from disentangle.interpret import OfflineBackend
 from disentangle.interpret.phrases import LabelCoverage, PhraseIndex
 from disentangle.io import write_json, write_parquet
+from disentangle.stages.family_rules import MIN_MEMBER_COVERAGE, FamilyRules
 from disentangle.stages.family_scoring import score_families
 from disentangle.stages.readers import codes as stored_codes
 from disentangle.stages.readers import corpus_texts, query_embedder
@@ -72,26 +74,30 @@ def _density(workspace: Workspace, name: str) -> np.ndarray:
         .column("density").to_numpy()
 
 
-def label_coverage(workspace: Workspace, name: str) -> LabelCoverage | None:
-    """How well one feature's label and keywords cover another's top documents (None before
-    ``interpret``): what keeps a family's root at least as broad as its members."""
+def family_rules(workspace: Workspace, name: str, codes: SparseCodes) -> FamilyRules | None:
+    """The root and member rules of :mod:`~disentangle.stages.family_rules` (None before
+    ``interpret``: unlabelled families keep the paper's tree as it is)."""
     folder = workspace.sae_folder(name)
     if not folder.has_features:
         return None
     table = folder.features()
-    keywords = (table.column("keywords").to_pylist() if "keywords" in table.column_names
-                else [[]] * table.num_rows)
-    mixed = (table.column("mixed").to_pylist() if "mixed" in table.column_names
-             else [False] * table.num_rows)
-    descriptions = {
-        int(f): [*([] if m else [label or ""]), *(k or [])]
-        for f, label, k, m in zip(table.column("feature").to_pylist(),
-                                  table.column("label").to_pylist(), keywords, mixed,
-                                  strict=True)}
+    columns = table.column_names
+    labels = [""] * codes.n_features
+    mixed = [True] * codes.n_features
+    descriptions: dict[int, list[str]] = {}
+    for row in table.select([c for c in ("feature", "label", "keywords", "mixed")
+                             if c in columns]).to_pylist():
+        feature = int(row["feature"])
+        labels[feature], mixed[feature] = row["label"] or "", bool(row.get("mixed", False))
+        descriptions[feature] = [] if mixed[feature] else [labels[feature],
+                                                           *(row.get("keywords") or [])]
     stats = folder.feature_stats(["feature", "top_rows"])
     top_rows = dict(zip(stats.column("feature").to_pylist(), stats.column("top_rows").to_pylist(),
                         strict=True))
-    return LabelCoverage(PhraseIndex(corpus_texts(workspace)), descriptions, top_rows)
+    index = PhraseIndex(corpus_texts(workspace))
+    coverage = LabelCoverage(index, descriptions, top_rows, min_share=MIN_MEMBER_COVERAGE)
+    return FamilyRules(labels, mixed, index, Nesting(codes, workspace.embeddings(), top_rows),
+                       coverage)
 
 
 def _candidates(workspace: Workspace, name: str, density: np.ndarray,
@@ -134,9 +140,10 @@ def build(
     candidates, note = _candidates(workspace, name, density, all_features)
     notes = [note] if note else []
     weights = edge_weights(codes, WEIGHTING[variant], threshold)  # type: ignore[arg-type]
-    coverage = label_coverage(workspace, name)
+    rules = family_rules(workspace, name, codes)
     built = build_families(weights, density, candidates, iterations=iterations,
-                           belongs=coverage.belongs if coverage is not None else None)
+                           belongs=rules.belongs if rules is not None else None,
+                           is_root=rules.is_root if rules is not None else None)
     families = built.families
     labels = label_list(workspace, name, codes.n_features)
     scores: dict[str, list[float]] = {}

@@ -175,7 +175,10 @@ function renderResults(data) {
         `drift ${fmt(data.drift, 2)}`),
       " · ",
       h("span", { title: "blend: score per unit of edit that a hit carrying an edited feature gains or loses" },
-        `blend ${fmt(data.blend, 2)}: feature terms give ${Math.round(100 * data.boost_share)}% of the score`))
+        `blend ${fmt(data.blend, 2)}: feature terms give ${Math.round(100 * data.boost_share)}% of the score`),
+      " · ",
+      h("span", { title: "the feature terms re-rank only this many of the steered query's nearest abstracts" },
+        data.pool ? `among its ${data.pool} nearest` : "over the whole corpus"))
       : null);
   if (!data.hits.length) {
     results.replaceChildren(summary, message("No abstract passes these filters."));
