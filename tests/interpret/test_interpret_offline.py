@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from planted_corpus import PLANTED, Corpus, make_corpus
+from planted_corpus import PLANTED, Corpus, HashingEmbedder, make_corpus
 
 from disentangle.codes import SparseCodes
 from disentangle.interpret import (
@@ -25,6 +25,7 @@ from disentangle.interpret import (
     summarize,
 )
 from disentangle.interpret.backend import Label
+from disentangle.interpret.examples import KINDS, ExampleSet, FeatureExamples
 from disentangle.interpret.labels import disambiguate, duplicate_of
 from disentangle.interpret.phrases import document_phrases
 from disentangle.workspace import BatchStore
@@ -164,3 +165,57 @@ def test_duplicate_labels_get_a_keyword_and_never_an_id() -> None:
     assert duplicates.tolist() == [-1, 0, 0, 0, -1]
     assert disambiguate(labels, keywords, duplicates) == [
         "dust", "Dust (grains)", "dust (2)", "dust (3)", "gas"]
+
+
+OTHER_FIELDS = ["galaxy survey redshift", "neural network training", "stellar spectra",
+                "kernel regression", "solar flare"]
+
+
+def _labelled(feature_texts: list[str]) -> Label:
+    """The offline label of a feature firing on ``feature_texts`` (strongest first) in a corpus
+    of 60 papers from other fields; its hard negatives are papers of the nearest field."""
+    texts = feature_texts + [f"A study of {OTHER_FIELDS[i % 5]} number {i}\n\nWe report "
+                             f"{OTHER_FIELDS[i % 5]} results for sample {i}." for i in range(60)]
+    embedder = HashingEmbedder()
+    backend = OfflineBackend(texts, embedder.embed(texts), embedder)
+    top = len(feature_texts)
+    rows = np.arange(top + 30)
+    kinds = np.array([KINDS.index("top")] * top + [KINDS.index("random")] * 25
+                     + [KINDS.index("hard")] * 5, np.uint8)
+    activations = np.r_[np.linspace(2.0, 1.0, top), np.zeros(30)].astype(np.float32)
+    items = ExampleSet(rows, activations, kinds)
+    return backend.label([FeatureExamples(0, items, items, density=top / len(texts))])[0]
+
+
+def test_an_acronym_and_its_expansion_name_one_topic_by_the_expansion() -> None:
+    label = _labelled(
+        [f"Dynamic time warping for series {i}\n\nWe align series with dynamic time warping."
+         for i in range(4)]
+        + [f"Fast DTW search {i}\n\nDTW distances between series, computed fast." for i in
+           range(4)]
+        + ["Dynamic time warping (DTW) revisited\n\nDTW, dynamic time warping, again."] * 2)
+    assert label.text == "dynamic time warping" and not label.mixed
+    # each name is in 6 of the 10 papers; as one concept they cover all of them
+    assert "top 100%" in label.evidence.split(";")[0]
+
+
+def test_a_feature_whose_papers_share_nothing_is_mixed_and_lists_title_phrases() -> None:
+    topics = ["saddle point", "chemical model", "zoonotic disease", "braneworld inflation",
+              "maritime domain"]
+    unique = iter(["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta",
+                   "iota", "kappa"])
+    papers = [f"On the {topic}\n\nThe {topic} and the {next(unique)}." for topic in topics
+              for _ in range(2)]
+    label = _labelled(papers)
+    assert label.mixed and label.text.startswith("mixed: ")
+    listed = label.text.removeprefix("mixed: ").split(", ")
+    assert 2 <= len(listed) <= 3 and set(listed) <= set(topics)
+
+
+def test_a_single_word_gives_way_to_the_term_most_of_its_papers_use() -> None:
+    unique = iter(["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta",
+                   "iota", "kappa"])
+    # "string" is in every title and abstract, "cosmic strings" in 8 of the 10 abstracts
+    label = _labelled([f"The string {next(unique)}\n\nCosmic strings here." for _ in range(8)]
+                      + [f"The string {next(unique)}\n\nThe string again." for _ in range(2)])
+    assert label.text == "cosmic strings", label.evidence

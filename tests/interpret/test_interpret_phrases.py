@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections import Counter
 
+import numpy as np
+
 from disentangle.interpret.phrases import (
     Background,
+    Grammar,
     LabelCoverage,
     PhraseIndex,
+    concepts,
     contrastive_phrases,
     document_phrases,
     label_phrases,
@@ -77,3 +81,39 @@ def test_acronyms_keep_their_capitals_and_fold_with_lower_case_forms() -> None:
     phrases = document_phrases("Variability of AGNs seen by LSST; an AGN and agns.")
     assert phrases["agn"] == "AGNs" and phrases["lsst"] == "LSST"
     assert phrases["variability"] == "variability"
+
+
+def test_the_corpus_teaches_which_words_are_verbs_and_labels_are_noun_phrases() -> None:
+    texts = ([f"We outperform baseline {i}. Models can outperform. We rely on data." for i in
+              range(5)]
+             + ["Supervised learning for anomaly detection in the infrared, done robustly."] * 5
+             + ["A model called Zeta, as we call it. The model is robust."] * 5)
+    grammar = Grammar.learn(texts, _frequencies(texts))
+    assert {"outperform", "rely"} <= grammar.verbs and "model" not in grammar.verbs
+    for phrase in ("supervised learning", "anomaly detection", "infrared", "model"):
+        assert grammar.is_noun_phrase(phrase), phrase
+    for phrase in ("outperform baseline", "analysis rely", "model called", "robustly detect",
+                   "large cosmological", "gradient gradient"):
+        assert not grammar.is_noun_phrase(phrase), phrase
+
+
+def test_an_acronym_joins_its_expansion_and_a_word_its_variants() -> None:
+    names = ["dtw", "dynamic time warping", "lmxb", "low mass x ray binary", "ml",
+             "machine learning", "fair", "fairness", "sign", "signal", "cluster", "clustering"]
+    presence = np.ones((len(names), 3))
+    presence[4, :2] = 0  # "ml" never in a document with "machine learning": a coincidence
+    presence[5, 2] = 0
+    groups = {tuple(names[i] for i in group) for group in concepts(names, presence)}
+    assert ("dtw", "dynamic time warping") in groups
+    assert ("lmxb", "low mass x ray binary") in groups
+    assert ("fair", "fairness") in groups
+    assert ("ml",) in groups and ("sign",) in groups and ("signal",) in groups
+    assert ("cluster",) in groups and ("clustering",) in groups
+
+
+def test_background_counts_a_union_of_phrases_once_per_document() -> None:
+    index = PhraseIndex(["Dynamic time warping (DTW).", "DTW distances.", "Dynamic time "
+                         "warping alone.", "Nothing here."])
+    background = Background.sample(index, 4, seed=0)
+    assert background.union_count(["dtw", "dynamic time warping"]) == 3
+    assert background.union_count(["dtw"]) == 2

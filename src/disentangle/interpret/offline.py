@@ -2,21 +2,28 @@
 
 For each feature:
 
-1. candidates: every 1–4-word phrase (plural-folded, fragments absorbed into the longer term
-   they nearly always sit in; :mod:`disentangle.interpret.phrases`) that occurs whole in at
-   least ``min_documents`` of its activating labelling documents;
-2. each candidate scores as a classifier of the feature's documents: its *recall* is the
+1. candidates: every 1–4-word noun phrase (plural-folded, fragments absorbed into the longer
+   term they nearly always sit in, no verb, adverb, participle or adjective at its ends;
+   :mod:`disentangle.interpret.phrases`) that occurs whole in at least ``min_documents`` of
+   its activating labelling documents, grouped into *concepts*: an acronym with its expansion,
+   a word with its variants; a concept covers a document when any member occurs in it;
+2. each concept scores as a classifier of the feature's documents: its *recall* is the
    activation-weighted share of activating documents containing it; its *precision* is
    estimated from its rate in a random background sample against the feature's density
    (a generic word is in far more documents than the feature fires on; a fragment is precise
    but covers few). The score is their F1, minus a fraction of the share of hard negatives
-   (topical neighbours where the feature is silent) containing the phrase. So a label is as broad as
-   the activating set: a dense feature may be named "galaxies", a rare one must be specific.
-   Longer phrases get a small bonus, so "white dwarf" beats "dwarf" at a similar score.
-   No candidate is ever chosen by embedding similarity;
-3. the best candidate is the label, the next ones sharing none of its words are the
-   ``keywords``; a feature whose best phrase is in fewer than ``mixed_coverage`` of its top
-   documents is flagged ``mixed`` and labelled "mixed: k1, k2, k3" rather than named;
+   (topical neighbours where the feature is silent) containing it, plus small bonuses for
+   longer phrases and for phrases in the top documents' titles, minus a penalty for words
+   whose documents are no more alike than random ones (used in every field: "noise",
+   "cost"). So a label is as broad as the activating set: a dense feature may be named
+   "galaxies", a rare one must be specific. No candidate is ever chosen by embedding
+   similarity alone;
+3. the best concept is the label, the next ones sharing none of its words are the
+   ``keywords``. When the best covers fewer than ``mixed_coverage`` of the top documents, a
+   broader non-generic concept most top documents and titles hold, or two concepts alike in
+   meaning that cover them together, still name the feature; otherwise it is flagged
+   ``mixed`` and labelled "mixed: a, b, c" with phrases that between them name most of its
+   top documents;
 4. ``contrast``: a phrase over-represented in the hard negatives against the activating
    documents, kept when subtracting its embedding separates the labelling documents clearly
    better. It is a separate field, never part of the label.
@@ -31,7 +38,7 @@ MiniLM gives bit-identical vectors), so a resumed run labels exactly as an unint
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
@@ -41,10 +48,11 @@ from disentangle.interpret.backend import Label
 from disentangle.interpret.examples import FeatureExamples
 from disentangle.interpret.phrases import (
     Background,
+    Grammar,
     PhraseIndex,
     absorbed_phrases,
+    concepts,
     contrastive_phrases,
-    is_term,
 )
 from disentangle.interpret.scoring import Prediction, best_threshold
 from disentangle.metrics import pearson
@@ -66,6 +74,16 @@ class OfflineConfig:
     """Penalty per unit share of labelling hard negatives containing the phrase."""
     ngram_bonus: float = 0.04
     """Bonus per extra word of a phrase (in units of F1)."""
+    title_weight: float = 0.2
+    """Bonus per unit share of top documents whose *title* holds the phrase: a title states
+    what a paper is about, and titles are what a reader scans."""
+    topical_floor: float = 0.05
+    """Below this topicality (see ``_topicality``) a phrase is a generic word ..."""
+    generic_weight: float = 0.2
+    """... and loses up to this much score (in units of F1), in proportion to its shortfall."""
+    topical_candidates: int = 30
+    """Only the best-scored phrases are checked (the rest cannot become the label)."""
+    topical_min_documents: int = 5
     shortlist: int = 8
     """At most this many of the best-scored phrases may become the label."""
     shortlist_margin: float = 0.2
@@ -73,10 +91,31 @@ class OfflineConfig:
     separation_weight: float = 2.0
     """Weight of the embedding separation (Pearson on labelling documents) among them."""
     keywords: int = 4
+    term_share: float = 0.7
+    """A multi-word term holding the chosen single word replaces it when it is in this share
+    of the top documents the word is in."""
+    broad_coverage: float = 0.6
+    """A feature whose best phrase covers too few top documents is still named by a phrase
+    in this share of them ..."""
+    broad_title: float = 0.5
+    """... and in this share of their titles, if it is no generic word (a topic its papers
+    state, broader than the phrase that best separates them: "astronomy" for papers on
+    astronomy's community)."""
+    broad_coherence: float = 0.1
+    """... and if the top documents holding it are about one thing (see ``_coherence``)."""
+    synonym_candidates: int = 8
+    """When the best phrase covers too few top documents, this many are tried in pairs."""
+    synonym_cosine: float = 0.6
+    """Two phrases this alike (cosine of their embeddings) may name one topic together."""
+    cover_candidates: int = 30
+    """Phrases a mixed feature's listed phrases are chosen from ..."""
+    cover_floor: float = 0.5
+    """... scoring at least this share of the best one (no filler words)."""
     mixed_coverage: float = 0.4
     """Below this share of top documents containing the best phrase, the feature is mixed."""
-    keyword_weight: float = 0.5
-    """Weight of the keywords' mean direction in prediction, against the label's."""
+    keyword_weight: float = 0.25
+    """Weight of the keywords' mean direction in prediction, against the label's (0.5 and more
+    lowered the held-out Pearson of 256 demo features: keywords are broader than labels)."""
     contrast_candidates: int = 20
     """Phrases of the hard negatives tried as the contrast."""
     contrast_max_rate: float = 0.3
@@ -99,6 +138,11 @@ class Candidate:
     """Share of the top labelling documents containing it."""
     hard: float
     background: float
+    title: float = 0.0
+    """Share of the top labelling documents whose title holds it."""
+    members: tuple[str, ...] = ()
+    """Keys of the phrases merged into this concept (acronym and expansion, word variants);
+    coverage counts documents holding any of them."""
 
 
 class OfflineBackend:
@@ -116,10 +160,13 @@ class OfflineBackend:
         self.embeddings = embeddings
         self.embedder = embedder
         self._background: Background | None = None
+        self._grammar: Grammar | None = None
+        self._topical: dict[tuple[str, ...], float] = {}
+        self._sample: tuple[np.ndarray, float] | None = None
         self._vectors: dict[str, np.ndarray] = {}
 
     def spec(self) -> dict[str, Any]:
-        return {"labeller": "coverage-v1", **asdict(self.config)}
+        return {"labeller": "concepts-v3", **asdict(self.config)}
 
     @property
     def background(self) -> Background:
@@ -127,6 +174,17 @@ class OfflineBackend:
             cfg = self.config
             self._background = Background.sample(self.index, cfg.background_documents, cfg.seed)
         return self._background
+
+    @property
+    def grammar(self) -> Grammar:
+        if self._grammar is None:
+            cfg = self.config
+            rows = np.random.default_rng(cfg.seed).choice(
+                len(self.index.texts), size=min(cfg.background_documents, len(self.index.texts)),
+                replace=False)
+            self._grammar = Grammar.learn([self.index.texts[r] for r in rows],
+                                          self.background.counts)
+        return self._grammar
 
     def label(self, batch: Sequence[FeatureExamples]) -> list[Label]:
         ranked = [self.candidates(examples) for examples in batch]
@@ -137,7 +195,8 @@ class OfflineBackend:
                     + [p for options in contrasts for p in options])
         drafts = [self._draft(examples, candidates, options) for examples, candidates, options
                   in zip(batch, ranked, shortlists, strict=True)]
-        self._embed([k for label in drafts for k in label.keywords])
+        self._embed([k for label in drafts if label.text
+                     for k in (label.phrase or label.text, *label.keywords)])
         return [self._with_contrast(examples, label, options) if label.text else label
                 for examples, label, options in zip(batch, drafts, contrasts, strict=True)]
 
@@ -161,7 +220,7 @@ class OfflineBackend:
         return predictions
 
     def candidates(self, examples: FeatureExamples) -> list[Candidate]:
-        """Every phrase of the activating labelling documents, best first."""
+        """Every concept of the activating labelling documents, best first."""
         cfg = self.config
         items = examples.labelling
         active = np.flatnonzero(items.active)
@@ -173,56 +232,148 @@ class OfflineBackend:
         need = min(cfg.min_documents, len(rows))
         counts = {p: c for p, c in self.index.document_frequency(rows).items() if c >= need}
         skip = absorbed_phrases(counts)
-        names = sorted(p for p in counts if p not in skip and is_term(p))
+        names = sorted(p for p in counts if p not in skip and self.grammar.is_noun_phrase(p))
         if not names:
             return []
         position = {name: i for i, name in enumerate(names)}
-        presence = np.zeros((len(names), len(rows)), np.float64)
-        for column, row in enumerate(rows):
-            hits = [position[p] for p in self.index.phrases(row) if p in position]
-            presence[hits, column] = 1.0
-        coverage = presence @ weights / weights.sum()
-        top_coverage = presence[:, is_top].mean(axis=1) if is_top.any() else coverage
         hard_rows = items.rows[items.of_kind("hard")].tolist()
-        hard_counts = self.index.document_frequency(hard_rows)
-        hard = np.array([hard_counts.get(n, 0) for n in names], np.float64) / max(len(hard_rows),
-                                                                                  1)
+        top_rows = [row for row, top in zip(rows, is_top, strict=True) if top]
+        presence = self._presence(position, rows, self.index.phrases)
+        groups = concepts(names, presence)
+        members = np.zeros((len(groups), len(names)), np.float64)
+        for g, group in enumerate(groups):
+            members[g, group] = 1.0
+
+        def union(matrix: np.ndarray) -> np.ndarray:
+            return (members @ matrix > 0).astype(np.float64)
+
+        held = union(presence)
+        coverage = held @ weights / weights.sum()
+        top_coverage = held[:, is_top].mean(axis=1) if is_top.any() else coverage
+        hard = union(self._presence(position, hard_rows, self.index.phrases)).mean(axis=1) \
+            if hard_rows else np.zeros(len(groups))
+        titles = union(self._presence(position, top_rows, self.index.title_phrases)).mean(
+            axis=1) if top_rows else np.zeros(len(groups))
         background = self.background
-        rate = (np.array([background.counts.get(n, 0) for n in names], np.float64) + 0.5) / (
+        keys = [[names[i] for i in group] for group in groups]
+        rate = (np.array([background.union_count(k) for k in keys], np.float64) + 0.5) / (
             background.documents + 1.0)
         precision = np.minimum(1.0, coverage * examples.density / rate)
         f1 = 2 * precision * coverage / np.maximum(precision + coverage, 1e-12)
-        words = np.array([n.count(" ") for n in names], np.float64)
-        total = f1 - cfg.hard_weight * hard + cfg.ngram_bonus * words
+        shown = [self._concept_name(group, names, presence, is_top) for group in groups]
+        words = np.array([n.count(" ") for n in shown], np.float64)
+        total = (f1 - cfg.hard_weight * hard + cfg.ngram_bonus * words
+                 + cfg.title_weight * titles)
+        for i in np.argsort(-total, kind="stable")[:cfg.topical_candidates]:
+            shortfall = cfg.topical_floor - self._topicality(tuple(keys[i]))
+            total[i] -= cfg.generic_weight * min(max(shortfall / cfg.topical_floor, 0.0), 1.0)
         order = np.argsort(-total, kind="stable")
-        return [Candidate(names[i], float(total[i]), float(coverage[i]), float(top_coverage[i]),
-                          float(hard[i]), float(rate[i])) for i in order]
+        return [Candidate(shown[i], float(total[i]), float(coverage[i]), float(top_coverage[i]),
+                          float(hard[i]), float(rate[i]), float(titles[i]), tuple(keys[i]))
+                for i in order]
+
+    def _topicality(self, keys: tuple[str, ...]) -> float:
+        """How much more alike the sample documents holding a phrase are than as many random
+        ones: (|mean|² − its expectation for random documents) / (1 − corpus |mean|²), about 0
+        for a word used in every field ("noise", "cost", "design"), well above 0 for a topic
+        ("cepheids", "inflation"). Phrases in too few sample documents count as topical."""
+        if keys not in self._topical:
+            positions = self.background.holding(keys)
+            value = 1.0
+            if len(positions) >= self.config.topical_min_documents:
+                vectors, base = self._sample_vectors
+                spread = float(np.sum(vectors[positions].mean(axis=0) ** 2))
+                chance = base + (1.0 - base) / len(positions)
+                value = (spread - chance) / (1.0 - base)
+            self._topical[keys] = value
+        return self._topical[keys]
+
+    def _coherence(self, candidate: Candidate, rows: list[int]) -> float:
+        """Topicality (as in ``_topicality``) of the documents among ``rows`` holding the
+        candidate: low when one word names two topics ("cold" spot, "cold" start)."""
+        held = np.array(sorted(self._holders(candidate, rows, self.index.phrases)), np.int64)
+        if len(held) < 2:
+            return 0.0
+        _, base = self._sample_vectors
+        spread = float(np.sum(self._doc_vectors(held).mean(axis=0) ** 2))
+        return (spread - base - (1.0 - base) / len(held)) / (1.0 - base)
+
+    @property
+    def _sample_vectors(self) -> tuple[np.ndarray, float]:
+        """Embeddings of the background sample and the squared norm of their mean."""
+        if self._sample is None:
+            rows = self.background.rows
+            vectors = self._doc_vectors(np.asarray(rows, np.int64)) if rows is not None else \
+                np.zeros((self.background.documents, self.embeddings.shape[1]), np.float32)
+            self._sample = (vectors, float(np.sum(vectors.mean(axis=0) ** 2)))
+        return self._sample
+
+    @staticmethod
+    def _presence(position: dict[str, int], rows: Sequence[int],
+                  phrases_of: Callable[[int], dict[str, str]]) -> np.ndarray:
+        """names × ``rows`` 0/1 matrix: does the document (or its title) hold the phrase."""
+        presence = np.zeros((len(position), len(rows)), np.float64)
+        for column, row in enumerate(rows):
+            hits = [position[p] for p in phrases_of(row) if p in position]
+            presence[hits, column] = 1.0
+        return presence
+
+    @staticmethod
+    def _concept_name(group: list[int], names: list[str], presence: np.ndarray,
+                      is_top: np.ndarray) -> str:
+        """The member naming a concept: an expansion before its acronym, then the member in
+        most top documents, then in most documents, then the longer one."""
+        def rank(i: int) -> tuple[int, float, float, int, str]:
+            spelt = " " in names[i]
+            return (int(spelt), float(presence[i, is_top].sum()), float(presence[i].sum()),
+                    names[i].count(" "), names[i])
+        return names[max(group, key=rank)]
 
     def _shortlist(self, examples: FeatureExamples, ranked: list[Candidate]) -> dict[str, str]:
-        """Surface form by key of the candidates close enough to the best to be the label."""
+        """Surface form by key of the candidates whose embeddings the label needs: those close
+        enough to the best to be the label and, when the best covers too few top documents,
+        the ones that may be a second name of its topic."""
         cfg = self.config
         if not ranked:
             return {}
         rows = examples.labelling.rows[examples.labelling.active].tolist()
         floor = ranked[0].score - cfg.shortlist_margin
-        return {c.phrase: self.index.surface(c.phrase, rows)
-                for c in ranked[:cfg.shortlist] if c.score >= floor}
+        wanted = [c for c in ranked[:cfg.shortlist] if c.score >= floor]
+        if ranked[0].top_coverage < cfg.mixed_coverage:
+            wanted = ranked[:cfg.synonym_candidates]
+        return {c.phrase: self.index.surface(c.phrase, rows) for c in wanted}
 
     def _draft(self, examples: FeatureExamples, ranked: list[Candidate],
                shortlist: dict[str, str]) -> Label:
         """Label, keywords and mixed flag (the contrast comes later). The label is the
         shortlisted phrase whose score plus embedding separation is best: the counts decide
-        which phrases may name the feature, the embedding only breaks near-ties among them."""
+        which phrases may name the feature, the embedding only breaks near-ties among them.
+        When it covers too few top documents, a broader phrase most of them (and their titles)
+        hold names the feature; failing that, a second phrase of similar meaning that covers
+        the rest ("click-through" beside "conversion rate") makes one topic of the two, the
+        label staying the better-scored one; without either the feature is mixed."""
         cfg = self.config
         if not ranked:
             return Label("", "no phrase occurs in two activating documents", True)
         items = examples.labelling
-        options = [c for c in ranked if c.phrase in shortlist]
+        floor = ranked[0].score - cfg.shortlist_margin
+        options = [c for c in ranked[:cfg.shortlist] if c.score >= floor]
         vectors = np.stack([self._vectors[shortlist[c.phrase]] for c in options])
         separation = _separation(self._doc_vectors(items.rows) @ vectors.T, items.active)
         total = np.array([c.score for c in options]) + cfg.separation_weight * separation
-        best = options[int(np.argmax(total))]
-        chosen, used = [best], set(best.phrase.split())
+        best = self._as_term(options[int(np.argmax(total))], ranked)
+        top_rows = items.rows[items.of_kind("top") & items.active].tolist()
+        mixed = best.top_coverage < cfg.mixed_coverage
+        chosen = [best]
+        if mixed:
+            broad = [c for c in ranked if c.score > 0 and c.top_coverage >= cfg.broad_coverage
+                     and c.title >= cfg.broad_title
+                     and self._topicality(c.members) >= cfg.topical_floor
+                     and self._coherence(c, top_rows) >= cfg.broad_coherence]
+            pair = None if broad else self._synonyms(ranked, shortlist, top_rows)
+            if broad or pair:
+                chosen, mixed = broad[:1] or list(pair or ()), False
+        used = {w for c in chosen for w in c.phrase.split()}
         for candidate in ranked:
             if len(chosen) > cfg.keywords or candidate.score <= 0:
                 break
@@ -232,11 +383,83 @@ class OfflineBackend:
         rows = items.rows[items.active].tolist()
         shown = [shortlist.get(c.phrase) or self.index.surface(c.phrase, rows) for c in chosen]
         evidence = "; ".join(f"{c.phrase} (covers {c.coverage:.0%}, top {c.top_coverage:.0%}, "
-                             f"hard {c.hard:.0%}, corpus {c.background:.1%})" for c in chosen)
-        if best.top_coverage < cfg.mixed_coverage:
-            return Label(f"{MIXED}: {', '.join(shown[:3])}", evidence, keywords=tuple(shown[1:]),
+                             f"title {c.title:.0%}, hard {c.hard:.0%}, corpus "
+                             f"{c.background:.1%})" for c in chosen)
+        if mixed:
+            listed = [shortlist.get(c.phrase) or self.index.surface(c.phrase, rows)
+                      for c in self._cover(ranked, top_rows)]
+            return Label(f"{MIXED}: {', '.join(listed)}", evidence, keywords=tuple(shown[1:]),
                          mixed=True, phrase=shown[0])
         return Label(shown[0], evidence, keywords=tuple(shown[1:]))
+
+    def _as_term(self, best: Candidate, ranked: list[Candidate]) -> Candidate:
+        """A single word gives way to the multi-word term holding it that covers nearly as
+        many top documents ("string" → "cosmic strings", "generative" → "generative
+        adversarial networks"): a reader names the term, not the word."""
+        if " " in best.phrase:
+            return best
+        cfg = self.config
+        # never so narrow that a named feature would become mixed
+        floor = max(cfg.term_share * best.top_coverage,
+                    min(best.top_coverage, cfg.mixed_coverage))
+        terms = [c for c in ranked if c.score > 0 and c.top_coverage >= floor and " " in c.phrase
+                 and best.phrase in c.phrase.split(" ")]
+        return max(terms, key=lambda c: (c.phrase.count(" "), c.top_coverage, c.score)) \
+            if terms else best
+
+    def _holders(self, candidate: Candidate, rows: Sequence[int],
+                 phrases_of: Callable[[int], dict[str, str]]) -> set[int]:
+        """The rows whose text (or title) holds a member of ``candidate``'s concept."""
+        keys = candidate.members or (candidate.phrase,)
+        return {row for row in rows if any(k in phrases_of(row) for k in keys)}
+
+    def _synonyms(self, ranked: list[Candidate], shortlist: dict[str, str],
+                  top_rows: list[int]) -> tuple[Candidate, Candidate] | None:
+        """The two embedded candidates, alike in meaning (cosine of their phrases), that
+        together cover the most top documents, if enough; the better-scored first, and only
+        if it is a multi-word phrase (a single word covering this little is rarely a topic)."""
+        cfg = self.config
+        options = [c for c in ranked if c.phrase in shortlist and c.score > 0]
+        holders = [self._holders(c, top_rows, self.index.phrases) for c in options]
+        best, best_cover = None, cfg.mixed_coverage * max(len(top_rows), 1)
+        for i, first in enumerate(options):
+            for j in range(i + 1, len(options)):
+                second = options[j]
+                if " " not in first.phrase or set(first.phrase.split()) & set(
+                        second.phrase.split()):
+                    continue
+                cover = len(holders[i] | holders[j])
+                if cover < best_cover:
+                    continue
+                a, b = self._vectors[shortlist[first.phrase]], self._vectors[shortlist[
+                    second.phrase]]
+                cosine = float(a @ b / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-12))
+                if cosine >= cfg.synonym_cosine:
+                    best, best_cover = (first, second), cover
+        return best
+
+    def _cover(self, ranked: list[Candidate], top_rows: list[int]) -> list[Candidate]:
+        """For a mixed feature, up to three phrases that between them name as many top
+        documents as possible, each found in the titles where it can be, so a reader can
+        see which papers each comes from."""
+        cfg = self.config
+        floor = max(ranked[0].score * cfg.cover_floor, 0.0)
+        options = [c for c in ranked[:cfg.cover_candidates] if c.score > floor] or ranked[:1]
+        text = [self._holders(c, top_rows, self.index.phrases) for c in options]
+        title = [self._holders(c, top_rows, self.index.title_phrases) for c in options]
+        chosen: list[int] = []
+        left, used = set(top_rows), set()
+        while len(chosen) < 3 and left:
+            gains = [((len(text[i] & left) + len(title[i] & left)) * options[i].score, -i)
+                     for i in range(len(options))
+                     if i not in chosen and not used & set(options[i].phrase.split())]
+            if not gains or max(gains)[0] <= 0:
+                break
+            pick = -max(gains)[1]
+            chosen.append(pick)
+            left -= text[pick]
+            used.update(options[pick].phrase.split())
+        return [options[i] for i in chosen] or options[:1]
 
     def _direction(self, label: Label) -> np.ndarray:
         """The vector whose dot product with a document embedding is the label's prediction."""

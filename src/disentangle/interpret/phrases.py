@@ -109,18 +109,93 @@ def is_term(phrase: str) -> bool:
     return len(set(words)) == len(words)
 
 
+VERB_CUES = frozenset({"we", "can", "may", "will", "could", "would", "might", "must",
+                       "should", "cannot"})
+"""Words after which English puts a verb ("we propose", "can outperform"); "to" is left out,
+as it precedes nouns as often ("to zero", "to ESA")."""
+_WORD = re.compile(r"[a-z]+(?:-[a-z]+)*")
+
+
+def verb_like_words(texts: Iterable[str], min_count: int = 2,
+                    min_share: float = 0.1) -> frozenset[str]:
+    """Folded words the texts mostly use as verbs: at least ``min_share`` of their uses (and
+    ``min_count``) follow "we", "to" or a modal. Learnt from the corpus, so no tagger or
+    word list has to know the field's vocabulary ("we simulate", "can outperform")."""
+    cued: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    for text in texts:
+        tokens = _WORD.findall(text.lower())
+        for previous, word in zip(["", *tokens], tokens, strict=False):
+            key = _key(word)
+            total[key] += 1
+            if previous in VERB_CUES:
+                cued[key] += 1
+    return frozenset(w for w, c in cued.items() if c >= min_count and c >= min_share * total[w])
+
+
+ADJECTIVE_ENDINGS = ("ical", "ous")
+"""Endings of words that are nearly always adjectives: no noun phrase ends with one
+("large cosmological", "statistical")."""
+
+
+@dataclass(frozen=True)
+class Grammar:
+    """What the corpus says about its words, to keep candidate labels noun phrases: no
+    phrase may start or end with a verb ("outperform state-of-the-art", "analysis relies") or
+    an adverb ("robustly detect"), nor end with a participle ("model called") or an adjective."""
+
+    verbs: frozenset[str]
+    vocabulary: frozenset[str]
+    """Folded single words of the corpus sample (to tell "robustly" from "anomaly")."""
+
+    @classmethod
+    def learn(cls, texts: Sequence[str], vocabulary: Iterable[str]) -> Grammar:
+        return cls(verb_like_words(texts), frozenset(w for w in vocabulary if " " not in w))
+
+    def is_adverb(self, word: str) -> bool:
+        if len(word) <= 4 or not word.endswith("ly"):
+            return False
+        stem = word[:-2]
+        return any(form in self.vocabulary
+                   for form in (stem, stem + "le", stem[:-1] + "y" if stem.endswith("i") else ""))
+
+    def is_participle(self, word: str) -> bool:
+        if len(word) <= 4 or not word.endswith("ed") or word.endswith("eed"):
+            return False
+        forms = (word[:-2], word[:-1], word[:-3] if word[-3] == word[-4] else "")
+        return any(form in self.vocabulary or form in self.verbs for form in forms if form)
+
+    def is_noun_phrase(self, phrase: str) -> bool:
+        words = phrase.split(" ")
+        if len(set(words)) != len(words):
+            return False
+        first, last = words[0], words[-1]
+        return not (first in self.verbs or last in self.verbs or self.is_adverb(first)
+                    or self.is_adverb(last) or self.is_participle(last)
+                    or last.endswith(ADJECTIVE_ENDINGS))
+
+
 class PhraseIndex:
     """Per-document phrase sets, computed on first use (only docs that are examples get parsed)."""
 
     def __init__(self, texts: Sequence[str]) -> None:
         self.texts = texts
         self._phrases: dict[int, dict[str, str]] = {}
+        self._titles: dict[int, dict[str, str]] = {}
 
     def phrases(self, row: int) -> dict[str, str]:
         row = int(row)
         if row not in self._phrases:
             self._phrases[row] = document_phrases(self.texts[row])
         return self._phrases[row]
+
+    def title_phrases(self, row: int) -> dict[str, str]:
+        """Phrases of the document's title: its text up to the first blank line (the form of
+        ``corpus.text.document_text``; a text without one is all title)."""
+        row = int(row)
+        if row not in self._titles:
+            self._titles[row] = document_phrases(self.texts[row].split("\n\n", 1)[0])
+        return self._titles[row]
 
     def document_frequency(self, rows: Iterable[int]) -> Counter[str]:
         counts: Counter[str] = Counter()
@@ -140,12 +215,35 @@ class Background:
 
     counts: Counter[str]
     documents: int
+    holders: Mapping[str, np.ndarray] | None = None
+    """Per phrase, which sample documents hold it (to count a union of phrases exactly)."""
+    rows: np.ndarray | None = None
+    """The corpus rows of the sample documents, in sample order."""
 
     @classmethod
     def sample(cls, index: PhraseIndex, size: int, seed: int) -> Background:
         total = len(index.texts)
         rows = np.random.default_rng(seed).choice(total, size=min(size, total), replace=False)
-        return cls(index.document_frequency(rows.tolist()), len(rows))
+        holders: dict[str, list[int]] = {}
+        for position, row in enumerate(rows.tolist()):
+            for phrase in index.phrases(row):
+                holders.setdefault(phrase, []).append(position)
+        return cls(Counter({p: len(h) for p, h in holders.items()}), len(rows),
+                   {p: np.array(h, np.int32) for p, h in holders.items()}, rows)
+
+    def holding(self, phrases: Sequence[str]) -> np.ndarray:
+        """Positions of the sample documents holding any of ``phrases`` (needs holders)."""
+        found = [self.holders[p] for p in phrases if self.holders and p in self.holders]
+        if not found:
+            return np.empty(0, np.int32)
+        return found[0] if len(found) == 1 else np.unique(np.concatenate(found))
+
+    def union_count(self, phrases: Sequence[str]) -> int:
+        """Sample documents holding any of ``phrases`` (their summed counts, capped at the
+        sample, when the sample kept no holders)."""
+        if len(phrases) == 1 or self.holders is None:
+            return min(sum(self.counts.get(p, 0) for p in phrases), self.documents)
+        return len(self.holding(phrases))
 
 
 def contrastive_phrases(
@@ -232,3 +330,54 @@ class LabelCoverage:
     def belongs(self, root: int, member: int) -> bool:
         down = self.share(root, member)
         return down >= self.min_share and down + self.margin >= self.share(member, root)
+
+
+DERIVATIONS = ("ic", "ity", "ness")
+"""Suffixes that make a variant of one word ("atom" → "atomic", "fair" → "fairness"); not
+"-al", "-ary", "-ion" or "-ing", which also make other words ("signal", "boundary",
+"formation", "clustering" beside galaxy "clusters")."""
+
+
+def concepts(names: Sequence[str], presence: np.ndarray) -> list[list[int]]:
+    """Candidate phrases grouped into concepts, as lists of positions in ``names``.
+
+    One concept holds an acronym and its expansion ("dtw" and "dynamic time warping": the
+    acronym's letters are the expansion's initials, perhaps less one in the middle, and some
+    document holds both) and the
+    variants of one word (a longer word is the shorter plus one of :data:`DERIVATIONS`).
+    ``presence`` is a names × documents 0/1 matrix. Everything else is its own concept.
+    """
+    parent = list(range(len(names)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def join(a: int, b: int) -> None:
+        parent[max(root(a), root(b))] = min(root(a), root(b))
+
+    singles = {name: i for i, name in enumerate(names) if " " not in name}
+    for i, name in enumerate(names):
+        words = name.split(" ")
+        if len(words) < 2:
+            continue
+        initials = "".join(w[0] for w in words)
+        # one interior initial may be missing: "LMXB" for "low-mass x-ray binary"
+        for short in {initials} | {initials[:k] + initials[k + 1:]
+                                   for k in range(1, len(initials) - 1)}:
+            acronym = singles.get(short)
+            if acronym is not None and (presence[acronym] * presence[i]).any():
+                join(acronym, i)
+    for word, i in singles.items():
+        if len(word) < 4:
+            continue
+        for suffix in DERIVATIONS:
+            other = singles.get(word + suffix)
+            if other is not None:
+                join(i, other)
+    groups: dict[int, list[int]] = {}
+    for i in range(len(names)):
+        groups.setdefault(root(i), []).append(i)
+    return list(groups.values())
