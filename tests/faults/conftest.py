@@ -3,8 +3,6 @@ and helpers that run the real `disentangle` entry point in a separate process.""
 
 from __future__ import annotations
 
-import gzip
-import json
 import os
 import shutil
 import subprocess
@@ -12,13 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from shared_data import ARXIV, VECTORS, ids_with_vectors
 
 from disentangle.cli.main import main
 
 SRC = Path(__file__).resolve().parents[2] / "src"
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-ARXIV = SHARED / "arxiv-astro-cs-2007-2017" / "arxiv_oai_astro_cs_2007-2017.jsonl.gz"
-VECTORS = SHARED / "embeddings-minilm"
 DOCUMENTS = 600
 TRAIN = ["--n", "48", "--k", "6", "--epochs", "8", "--batch-size", "64", "--lr", "3e-3",
          "--name", "tiny"]
@@ -54,26 +50,11 @@ def one_line_error(stderr: str) -> str:
     return lines[0]
 
 
-def early_ids_with_vectors(count: int) -> list[str]:
-    """The first ``count`` ids of the arXiv file that have a precomputed vector, so ingest
-    with --limit reads only the head of the 100 MB file."""
-    have = set((VECTORS / "ids.txt").read_text().split())
-    found = []
-    with gzip.open(ARXIV, "rt") as handle:
-        for line in handle:
-            paper_id = json.loads(line)["id"]
-            if paper_id in have:
-                found.append(paper_id)
-                if len(found) == count:
-                    break
-    return found
-
-
 @pytest.fixture(scope="session")
 def embedded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Corpus and embeddings, nothing else."""
     root = tmp_path_factory.mktemp("faults")
-    (root / "ids.txt").write_text("\n".join(early_ids_with_vectors(DOCUMENTS)) + "\n")
+    (root / "ids.txt").write_text("\n".join(ids_with_vectors(DOCUMENTS)) + "\n")
     ws = root / "ws"
     assert main(["ingest", str(ARXIV), "--ids", str(root / "ids.txt"), "--limit",
                  str(DOCUMENTS), "-w", str(ws)]) == 0

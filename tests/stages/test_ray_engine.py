@@ -4,8 +4,6 @@ the other. All on one local 2-CPU Ray cluster, started once for these tests."""
 
 from __future__ import annotations
 
-import gzip
-import json
 import subprocess
 import sys
 import zlib
@@ -15,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from shared_data import ARXIV, VECTORS, ids_with_vectors
 
 from disentangle import stages
 from disentangle.api import (
@@ -32,9 +31,6 @@ from disentangle.embed.cache import text_hash
 from disentangle.errors import DisentangleError
 from disentangle.ray_engine import RayChunks
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-ARXIV = SHARED / "arxiv-astro-cs-2007-2017" / "arxiv_oai_astro_cs_2007-2017.jsonl.gz"
-VECTORS = SHARED / "embeddings-minilm"
 DOCUMENTS = 2000
 ENGINE = RayEngine()
 ONE_ACTOR = RayEngine(cpus_per_actor=2)
@@ -90,19 +86,6 @@ def ray_cluster() -> Iterator[Any]:
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
     ray.shutdown()
-
-
-def ids_with_vectors(count: int) -> list[str]:
-    """The first ``count`` ids of the arXiv file that have a precomputed vector."""
-    have = set((VECTORS / "ids.txt").read_text().split())
-    found = []
-    with gzip.open(ARXIV, "rt") as handle:
-        for line in handle:
-            if (paper_id := json.loads(line)["id"]) in have:
-                found.append(paper_id)
-                if len(found) == count:
-                    break
-    return found
 
 
 @pytest.fixture(scope="module")
