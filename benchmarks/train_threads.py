@@ -43,7 +43,7 @@ from disentangle.threads import ThreadChooser, available_cores, torch_threads_fo
 ENCODE_ROWS = 32_768
 
 
-def _spin(parent: int) -> None:
+def spin(parent: int) -> None:
     """One core's worth of load, until the benchmark ends (or dies: then this is orphaned)."""
     while os.getppid() == parent:
         for _ in range(100_000):
@@ -93,7 +93,7 @@ def measure_all(task: str, modes: list[str], d: int, n: int, k: int, steps: int,
             for load in ("quiet", "loaded"):
                 competitor = None
                 if load == "loaded":
-                    competitor = context.Process(target=_spin, args=(os.getpid(),), daemon=True)
+                    competitor = context.Process(target=spin, args=(os.getpid(),), daemon=True)
                     competitor.start()
                 try:
                     for mode in modes:
