@@ -59,7 +59,7 @@ SEED = 0
 
 
 class FamilyRules:
-    """``is_root`` and ``belongs`` for :func:`~disentangle.families.build_families`."""
+    """``is_root``, ``belongs`` and ``settle`` for :func:`~disentangle.families.build_families`."""
 
     def __init__(self, labels: Sequence[str], mixed: Sequence[bool], index: PhraseIndex,
                  nesting: Nesting, coverage: LabelCoverage) -> None:
