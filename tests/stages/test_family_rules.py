@@ -118,27 +118,35 @@ def test_members_are_listed_best_nested_first_and_capped():
     assert settled.children == sorted(members, reverse=True)[:MAX_MEMBERS]
 
 
-def _two_groups(overlap: int) -> FamilyRules:
-    """Root 0 over members 1, 2 (one meaning) and 3, 4 (another); the groups' documents
-    share ``overlap`` documents."""
+def _two_groups(shift: int, gap: int = 10) -> FamilyRules:
+    """Root 0 over members 1, 2 (one meaning) and 3, 4 (another). Members 1 and 2 share
+    documents unless ``gap`` is 20, as do 3 and 4; the groups share more documents as
+    ``shift`` grows (none at 0)."""
     x, y = [1.0, 0.2, 0, 0], [0.2, 1.0, 0, 0]
-    active = {0: range(120), 1: range(0, 20), 2: range(20, 40),
-              3: range(40 - overlap, 60 - overlap), 4: range(60, 80)}
-    top = {0: range(100, 110), 1: range(0, 5), 2: range(20, 25), 3: range(45, 50),
-           4: range(60, 65)}
+    active = {0: range(120), 1: range(0, 20), 2: range(gap, gap + 20),
+              3: range(40 - shift, 60 - shift), 4: range(40 - shift + gap, 60 - shift + gap)}
+    top = {0: range(100, 110), 1: range(0, 5), 2: range(25, 30),
+           3: range(55 - shift, 60 - shift), 4: range(65 - shift, 70 - shift)}
     return _settling(active, top, {0: [1.0, 1.0, 0, 0], 1: x, 2: x, 3: y, 4: y})
 
 
 def test_a_root_over_two_topics_that_never_meet_keeps_no_family():
-    rules = _two_groups(overlap=0)
+    rules = _two_groups(shift=0)
     assert rules.nesting.lift([1, 2], [3, 4]) == 0.0
+    assert rules.nesting.lift([1], [2]) == 10 * 200 / (20 * 20)  # within a topic they meet
     assert rules.two_topics([1, 2, 3, 4])
     assert rules.settle([_family(0, [1, 2, 3, 4])]) == []
 
 
 def test_a_root_over_sub_topics_that_meet_keeps_its_family():
-    rules = _two_groups(overlap=20)  # half of 3's documents are 1's and 2's too
-    assert rules.nesting.lift([1, 2], [3, 4]) == 20 * 200 / (40 * 40)
+    rules = _two_groups(shift=25)  # the groups share documents 15-29
+    assert rules.nesting.lift([1, 2], [3, 4]) == 15 * 200 / (30 * 30)
     assert not rules.two_topics([1, 2, 3, 4])
     assert not rules.two_topics([1, 2, 3])  # too few members to read two groups
     assert len(rules.settle([_family(0, [1, 2, 3, 4])])) == 1
+
+
+def test_members_that_never_meet_at_all_are_not_read_as_two_topics():
+    rules = _two_groups(shift=0, gap=20)  # no two members share a document
+    assert rules.nesting.lift([1], [2]) == 0.0
+    assert not rules.two_topics([1, 2, 3, 4])
