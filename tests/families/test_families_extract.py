@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from scipy import sparse
 
@@ -141,3 +143,19 @@ def test_a_root_that_fails_is_root_keeps_no_family():
     density = feature_counts(codes) / len(codes)
     built = build_families(weights, density, np.ones(48, bool), is_root=lambda f: f != 1)
     assert {f.parent for f in built.families} == {0, 2}
+
+
+def test_settle_sees_all_families_and_the_size_rule_applies_again():
+    codes = planted_codes(PLANTED, 48, NOISE)
+    weights = normalised_weights(cooccurrence(codes, upper=True), feature_counts(codes))
+    density = feature_counts(codes) / len(codes)
+    seen: list[int] = []
+
+    def settle(families: list[Family]) -> list[Family]:
+        seen.extend(f.parent for f in families)
+        return [replace(f, children=f.children[:3]) if f.parent == 1 else f for f in families]
+
+    built = build_families(weights, density, np.ones(48, bool), settle=settle)
+    assert sorted(seen) == [0, 1, 2]
+    assert {f.parent for f in built.families} == {0, 2}  # family 1 fell to three members
+    assert [f.id for f in built.families] == [0, 1]

@@ -122,7 +122,7 @@ def show_family(
              f"  parent #{row['parent']} {view.parent_label} (density {row['density']:.4f}); "
              f"depth {row['depth']}, iteration {row['iteration']}, {row['size']} children; "
              f"Pearson {_score(row['pearson'])}, F1 {_score(row['f1'])}",
-             "  children (densest first; * = direct child of the parent):"]
+             "  children (best-nested first, densest first if unlabelled; * = direct child):"]
     lines += [f"    {'*' if direct else ' '} #{feature} {label} (density {density:.4f})"
               for feature, label, density, direct in view.children]
     lines.append("  top documents (summed member activation):")

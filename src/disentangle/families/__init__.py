@@ -19,6 +19,7 @@ from disentangle.families.extract import (
     Family,
     FamilyBuild,
     IsRoot,
+    Settle,
     build_families,
     deduplicate,
     find_roots,
@@ -53,7 +54,7 @@ from disentangle.families.trends import (
 
 __all__ = [
     "DEFAULT_THRESHOLD", "SCORE_COLUMNS", "Belongs", "Family", "FamilyBuild", "FeatureTree",
-    "IsRoot", "Labeller", "Nesting", "SplitChain", "activity_matrix", "best_match",
+    "IsRoot", "Labeller", "Nesting", "Settle", "SplitChain", "activity_matrix", "best_match",
     "build_families",
     "category_groups", "clean_mask", "cooccurrence", "deduplicate", "denser_first",
     "edge_weights", "families_from_table", "families_table", "family_activations",

@@ -1,7 +1,8 @@
 """The family audit: does a family read as one topic with its sub-topics under it?
 
 For each sampled family the packet shows the root feature's label and its members' labels
-(at most ``MAX_MEMBERS``, drawn at random from larger families), members in random order.
+(the first ``MAX_MEMBERS`` as the family lists them, as ``families show`` does: best-nested
+first when built with the workspace's rules), members in random order.
 The judge marks the members that do not belong under the root and gives a verdict:
 coherent, mixed or incoherent. Scores: verdict rates and the mean share of members that
 belong. Ids and sizes stay in the key (:mod:`disentangle.judging`).
@@ -84,11 +85,7 @@ def build_items(families: pa.Table, labels: Sequence[str], count: int,
     items = []
     for number, index in enumerate(picked, 1):
         row = rows[int(index)]
-        children = list(row["children"])
-        if len(children) > MAX_MEMBERS:
-            children = [children[i] for i in np.sort(rng.choice(len(children), MAX_MEMBERS,
-                                                                replace=False))]
-        members = [int(c) for c in rng.permutation(children)]
+        members = [int(c) for c in rng.permutation(list(row["children"])[:MAX_MEMBERS])]
         items.append(FamilyItem(number, int(row["family"]), int(row["parent"]),
                                 labels[row["parent"]], members, [labels[m] for m in members]))
     return items

@@ -21,6 +21,9 @@ Follows the paper's procedure (digest, "Feature families"), with these interpret
 - *De-duplicate*: Jaccard of descendant sets > 0.6 marks a duplicate; families are visited
   largest first (ties: earlier iteration, shallower, lower parent id) and one is kept only if
   it duplicates none already kept — a deterministic reading of "keep the larger".
+- *Settle* (optional, ours): a ``settle(families)`` step sees the de-duplicated families
+  together (it may move a member to the root it is closest to, reorder members, cap their
+  number); the size rule then applies again.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ Belongs = Callable[[int, int], bool]
 """``(root, member) -> bool``: may ``member`` sit under ``root`` in a family?"""
 IsRoot = Callable[[int], bool]
 """``feature -> bool``: may ``feature`` root a family?"""
+Settle = Callable[[list["Family"]], list["Family"]]
+"""``families -> families``: a last look at all kept families together."""
 
 MIN_DIRECT_CHILDREN = 3
 MIN_SIZE = 4
@@ -52,7 +57,7 @@ class Family:
     id: int
     parent: int
     children: list[int]
-    """All descendants, densest first (ties by id)."""
+    """All descendants, densest first (ties by id), or in the order ``settle`` gives."""
     direct_children: list[int]
     depth: int
     """0 for a root of the forest, +1 per recursion level inside a family."""
@@ -138,12 +143,13 @@ def build_families(
     max_jaccard: float = MAX_JACCARD,
     belongs: Belongs | None = None,
     is_root: IsRoot | None = None,
+    settle: Settle | None = None,
 ) -> FamilyBuild:
     """Families from thresholded normalised weights (``normalised_weights``) and densities.
 
     ``clean`` (bool, length n) limits the features considered; ids in the result are global.
     ``is_root`` and ``belongs`` prune roots and members before families are kept or compared
-    (see the module notes).
+    (see the module notes); ``settle`` then sees the de-duplicated families together.
     Ids are assigned after de-duplication in (iteration, depth, -size, parent) order.
     """
     density = np.asarray(density, dtype=np.float64)
@@ -162,6 +168,8 @@ def build_families(
         candidates += [f for f in kept if f.size >= min_size]
         active[[f.parent for f in found]] = False
     families = deduplicate(candidates, max_jaccard)
+    if settle is not None:
+        families = [f for f in settle(families) if f.size >= min_size]
     families.sort(key=lambda f: (f.iteration, f.depth, -f.size, f.parent))
     for number, family in enumerate(families):
         family.id = number

@@ -9,6 +9,11 @@ their features co-occur on a few documents. Two tests on a member's *strongest* 
   implies, checked where it matters instead of on average);
 - *closeness*: their mean embedding is close to the mean embedding of the root's strongest
   documents (a shared word does not make two topics' papers alike).
+
+The same readings tell whether a root's members are one topic's sub-topics or two topics
+that share a word (``lift``): sub-topics of one topic meet on documents more often than
+chance (the topic's papers hold both), two topics that share only a word ("cluster": star
+clusters and galaxy clusters) meet no more often than unrelated features.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ class Nesting:
         self.min_containment = min_containment
         self.min_closeness = min_closeness
         self._centroids: dict[int, np.ndarray] = {}
+        self._rows: dict[int, set[int]] = {}
 
     def active_rows(self, feature: int) -> np.ndarray:
         """The documents where ``feature`` is active, in row order."""
@@ -62,6 +68,22 @@ class Nesting:
             norm = np.linalg.norm(mean)
             self._centroids[feature] = mean / norm if norm > 0 else mean
         return self._centroids[feature]
+
+    def lift(self, group: Sequence[int], other: Sequence[int]) -> float:
+        """Documents where a feature of each group is active, over what independent groups
+        would share (1: no more than chance; inf when either group is silent)."""
+        first, second = self._union(group), self._union(other)
+        if not first or not second:
+            return float("inf")
+        return len(first & second) * self.active.shape[0] / (len(first) * len(second))
+
+    def _union(self, features: Sequence[int]) -> set[int]:
+        rows: set[int] = set()
+        for feature in features:
+            if feature not in self._rows:
+                self._rows[feature] = set(self.active_rows(feature).tolist())
+            rows |= self._rows[feature]
+        return rows
 
     def closeness(self, root: int, member: int) -> float:
         return float(self.centroid(root) @ self.centroid(member))

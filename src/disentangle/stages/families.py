@@ -143,7 +143,8 @@ def build(
     rules = family_rules(workspace, name, codes)
     built = build_families(weights, density, candidates, iterations=iterations,
                            belongs=rules.belongs if rules is not None else None,
-                           is_root=rules.is_root if rules is not None else None)
+                           is_root=rules.is_root if rules is not None else None,
+                           settle=rules.settle if rules is not None else None)
     families = built.families
     labels = label_list(workspace, name, codes.n_features)
     scores: dict[str, list[float]] = {}
@@ -223,7 +224,7 @@ class FamilyView:
     row: dict[str, Any]
     parent_label: str
     children: list[tuple[int, str, float, bool]]
-    """(feature, label, density, is a direct child), densest first."""
+    """(feature, label, density, is a direct child), in the family's order (best-nested first)."""
     top_titles: list[str]
 
 
