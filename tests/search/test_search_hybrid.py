@@ -3,12 +3,15 @@ replaces the query."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
 from disentangle.errors import DisentangleError
 from disentangle.search import Filters, down, up
 from disentangle.search.hybrid import (
+    RAISED_PER_STRENGTH,
     REACH,
     FeatureTerms,
     adaptive_pool,
@@ -123,13 +126,16 @@ def test_blend_out_of_range_is_one_clear_error(world):
 
 
 def test_adaptive_pool_stops_after_enough_favoured_documents_within_reach():
-    sims = np.linspace(0.9, 0.3, 200).astype(np.float32)
+    sims = np.linspace(0.9, 0.3, 400).astype(np.float32)
     reach = int((sims >= sims[9] - REACH).sum())
-    gains = np.zeros(200, np.float32)
-    gains[[3, 20, 30, 40, 50, 60, 70]] = 0.5
-    assert adaptive_pool(sims, gains, 10, 1.0) == 61  # the 6th favoured document is row 60
-    assert adaptive_pool(sims, gains, 10, 0.5) == 31  # strength 0.5: three
-    assert adaptive_pool(sims, gains, 10, 2.0) == reach  # twelve are not within reach
+    gains = np.zeros(400, np.float32)
+    favoured = 3 + 20 * np.arange(2 * RAISED_PER_STRENGTH)  # rows 3, 23, 43, …
+    gains[favoured] = 0.5
+    need = RAISED_PER_STRENGTH
+    assert favoured[2 * need - 1] >= reach > favoured[need - 1]
+    assert adaptive_pool(sims, gains, 10, 1.0) == favoured[need - 1] + 1
+    assert adaptive_pool(sims, gains, 10, 0.5) == favoured[math.ceil(need / 2) - 1] + 1
+    assert adaptive_pool(sims, gains, 10, 2.0) == reach  # not that many within reach
     assert adaptive_pool(sims, gains, 10, 0.0) == reach  # nothing raised: all within reach
     gains[:10] = 0.5
     assert adaptive_pool(sims, gains, 10, 1.0) == 10  # never fewer than k

@@ -60,7 +60,7 @@ def steering(
                      ] = DEFAULT_BLEND,
     pool: Annotated[str, typer.Option(
         help="Which of the steered query's nearest abstracts the feature terms re-rank: auto "
-             "(grown or shrunk to hold 6 × strength abstracts carrying a raised feature, "
+             "(grown or shrunk to hold 7 × strength abstracts carrying a raised feature, "
              "within cosine 0.2 of the k-th), a number, or 0 / all (the whole corpus).")
     ] = AUTO,
     strengths: Annotated[str, typer.Option(help="Strengths of the curves (comma-separated).")

@@ -56,7 +56,7 @@ DEFAULT_POOL: PoolRule = AUTO
 MAX_POOL = 100_000
 REACH = 0.2
 """The adaptive pool stops this far (cosine) below the steered query's ``k``-th neighbour."""
-RAISED_PER_STRENGTH = 6
+RAISED_PER_STRENGTH = 7
 """The adaptive pool holds this many documents the edit favours per unit of raised strength."""
 MAX_AUTO_POOL = 5_000
 """The adaptive pool never re-ranks more than this many documents."""
