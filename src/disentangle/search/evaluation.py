@@ -10,7 +10,7 @@ For every query of a set (our own, bundled in ``search/queries/``):
 - three operations are measured: ``raise`` (more of R), ``lower`` (less of L) and ``both``
   (the paper's edit: more R, less L);
 - methods: ``hybrid`` (the default: steered vector plus feature terms re-ranking the steered
-  query's nearest documents, see :mod:`disentangle.search.hybrid`), ``global`` (the previous
+  query's adaptive pool, see :mod:`disentangle.search.hybrid`), ``global`` (an earlier
   default: the terms over the whole corpus at blend :data:`GLOBAL_BLEND`) and ``dense`` (the
   steered vector alone) over a grid of strengths; ``template`` rewrites ("… Focus on R.",
   "… Not about L.", "… Focus on R, not on L.") and an optional ``llm`` rewrite (a chat model,
@@ -49,7 +49,7 @@ from disentangle.search.steer import steer
 
 TOP = 10
 GLOBAL_BLEND = 0.3
-"""Blend of the previous default, the feature terms over the whole corpus (method ``global``)."""
+"""Blend of an earlier default, the feature terms over the whole corpus (method ``global``)."""
 SEED = 20261202
 STRENGTHS = (0.25, 0.5, 1.0, 2.0, 4.0)
 DEFAULT_STRENGTH = 1.0

@@ -37,8 +37,8 @@ KIND = "steering-judge"
 PACKET_SEED = 20261202
 OPTIONS = 5
 METHODS = ("hybrid", "global", "dense", "template")
-"""What the packet compares (``both`` operation: more of R, less of L): the default edit, the
-previous default (feature terms over the whole corpus), the same edit moving the vector only,
+"""What the packet compares (``both`` operation: more of R, less of L): the default edit, an
+earlier default (feature terms over the whole corpus), the same edit moving the vector only,
 and the templated rewrite; ``llm`` joins when LLM rewrites are given."""
 
 INSTRUCTIONS = """# Steering judgement packet
