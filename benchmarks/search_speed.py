@@ -143,9 +143,11 @@ def workspace_rows(root: str, rounds: int) -> tuple[str, list[tuple[str, str, st
         "no edits": lambda c: searcher.search(c.query),
         "raise + lower, vector only (blend 0)":
             lambda c: searcher.search(c.query, [up(c.raised), down(c.lowered)], blend=0.0),
-        "raise + lower, hybrid (default)":
+        "raise + lower, hybrid (default: adaptive pool)":
             lambda c: searcher.search(c.query, [up(c.raised), down(c.lowered)]),
-        "raise + lower, hybrid over the whole corpus (previous default)":
+        "raise + lower, hybrid, fixed pool of 275 (previous default)":
+            lambda c: searcher.search(c.query, [up(c.raised), down(c.lowered)], pool=275),
+        "raise + lower, hybrid over the whole corpus":
             lambda c: searcher.search(c.query, [up(c.raised), down(c.lowered)],
                                       blend=GLOBAL_BLEND, pool=None),
     }

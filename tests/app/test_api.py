@@ -79,7 +79,9 @@ def test_edits_change_results_and_slider_state(rich_client):
     after = search(rich_client, k=10, e=[f"{top}:off", "7:up1"])
     assert [h["score"] for h in after["hits"]] != [h["score"] for h in before["hits"]]
     state = {s["feature"]: s for s in after["sliders"]}
-    assert state[top]["value"] == 0 and state[top]["edited"]
+    # next to a raise, "off" halves the feature (searcher.cap_lowering); the slider shows it
+    assert state[top]["value"] == pytest.approx(state[top]["original"] / 2)
+    assert state[top]["edited"]
     assert state[7]["edited"] and state[7]["value"] == pytest.approx(state[7]["typical"])
     assert after["drift"] < 1 and after["blend"] > 0 and 0 < after["boost_share"] < 1
     assert any(h["boost"] for h in after["hits"])
@@ -88,9 +90,12 @@ def test_edits_change_results_and_slider_state(rich_client):
     vector_only = search(rich_client, k=10, e=[f"{top}:off", "7:up1"], blend=0)
     assert vector_only["blend"] == 0 and not any(h["boost"] for h in vector_only["hits"])
     assert vector_only["drift"] == after["drift"]
-    assert after["pool"] > 0
+    assert after["pool"] > 0 and after["pool_rule"] == "auto"
+    fixed = search(rich_client, k=10, e=[f"{top}:off", "7:up1"], pool=40)
+    assert fixed["pool"] == 40 and fixed["pool_rule"] == "fixed"
     everywhere = search(rich_client, k=10, e=[f"{top}:off", "7:up1"], pool=0)
     assert everywhere["pool"] is None and everywhere["drift"] == after["drift"]
+    assert everywhere["pool_rule"] == "all"
 
 
 def test_search_edits_by_label(rich_client, workspaces):
@@ -143,7 +148,8 @@ def test_search_without_labels_or_families(bare_client):
     ({"q": QUERY, "mode": "sideways"}, "pattern"),
     ({"q": QUERY, "blend": -0.5}, "greater than or equal"),
     ({"q": QUERY, "blend": 9}, "less than or equal"),
-    ({"q": QUERY, "pool": -1}, "greater than or equal"),
+    ({"q": QUERY, "pool": -1}, "pool must be auto, all, or a number"),
+    ({"q": QUERY, "pool": "some"}, "pool must be auto, all, or a number"),
     ({"q": QUERY, "year": "last year"}, "not understood"),
     ({"q": QUERY, "e": ["²:1"]}, "'²'"),
     ({"q": QUERY, "fe": ["²:1"]}, "'²'"),

@@ -38,6 +38,7 @@ def test_eval_steering_writes_tables_and_a_packet(labelled, capsys, tmp_path):
                  "0.5,1", "--density", "0,1", "--packets", str(packets)]) == 0
     out = capsys.readouterr().out
     assert "| set | op | method | strength |" in out and "hybrid" in out
+    assert "| target |" in out and "| default_met |" in out and "both_sim_kept_at_default" in out
     folder = Workspace.open(ws).sae("tiny")
     rows_path, summary_path = folder.eval_paths(STEERING_STEM)
     rows = read_parquet(rows_path)

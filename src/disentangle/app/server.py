@@ -33,14 +33,14 @@ from threadpoolctl import threadpool_limits
 
 from disentangle.app.service import AppService
 from disentangle.errors import DisentangleError
-from disentangle.search import DEFAULT_BLEND, DEFAULT_POOL
+from disentangle.search import DEFAULT_BLEND
+from disentangle.search.hybrid import AUTO
 from disentangle.search.request import (
     MAX_BLEND,
     MAX_CATEGORIES,
     MAX_EDITS,
     MAX_FAMILY_EDITS,
     MAX_K,
-    MAX_POOL,
     MAX_QUERY_CHARS,
     SearchRequest,
 )
@@ -166,9 +166,9 @@ def build_app(service: AppService, loopback_only: bool = False) -> FastAPI:
             "Score a hit gains (loses) per unit of a raise (lowering) when it carries the "
             "edited feature like its typical top documents; 0 = move the query vector only."
         ))] = DEFAULT_BLEND,
-        pool: Annotated[int, Query(ge=0, le=MAX_POOL, description=(
-            "How many of the steered query's nearest documents the feature terms re-rank; "
-            "0 = the whole corpus."))] = DEFAULT_POOL,
+        pool: Annotated[str, Query(max_length=8, description=(
+            "Which of the steered query's nearest documents the feature terms re-rank: auto "
+            "(adaptive), a number, or 0 / all = the whole corpus."))] = AUTO,
     ) -> JSONResponse:
         request = SearchRequest(q, k, tuple(e), tuple(fe), year or None,
                                 tuple(c for c in cat if c.strip()), tuple(require),

@@ -131,7 +131,7 @@ class AppService:
         searcher = self.searcher
         result = searcher.search(request.query, request.parsed_edits(), k=request.k,
                                  filters=request.filters(), mode=request.mode,  # type: ignore[arg-type]
-                                 blend=request.blend, pool=request.pool or None)
+                                 blend=request.blend, pool=request.pool_rule())
         data = result.to_dict()
         records = searcher.records(np.array([h.row for h in result.hits], np.int64), ["abstract"])
         for hit, record in zip(data["hits"], records, strict=True):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +21,7 @@ from disentangle.cli.progress import console
 from disentangle.errors import DisentangleError
 from disentangle.interpret.chat import ENV_PREFIX, ChatClient, ChatConfig
 from disentangle.locking import writer_lock
-from disentangle.search import DEFAULT_BLEND, DEFAULT_POOL
+from disentangle.search import DEFAULT_BLEND
 from disentangle.search.evaluation import (
     DENSITY_RANGE,
     SEED,
@@ -31,6 +30,7 @@ from disentangle.search.evaluation import (
     chat_rewriter,
     read_rewrites,
 )
+from disentangle.search.hybrid import AUTO, parse_pool
 from disentangle.search.judge_packets import PACKET_SEED, score_answers
 from disentangle.stages import audit
 from disentangle.workspace import Workspace
@@ -58,9 +58,11 @@ def steering(
     seed: Annotated[int, typer.Option(help="Seed of the raised-feature draw.")] = SEED,
     blend: Annotated[float, typer.Option(help="Hybrid blend of the feature terms.")
                      ] = DEFAULT_BLEND,
-    pool: Annotated[int, typer.Option(
-        help="How many of the steered query's nearest documents the feature terms re-rank "
-             "(0: the whole corpus).")] = DEFAULT_POOL,
+    pool: Annotated[str, typer.Option(
+        help="Which of the steered query's nearest abstracts the feature terms re-rank: auto "
+             "(grown or shrunk to hold 7 × strength abstracts carrying a raised feature, "
+             "within cosine 0.2 of the k-th), a number, or 0 / all (the whole corpus).")
+    ] = AUTO,
     strengths: Annotated[str, typer.Option(help="Strengths of the curves (comma-separated).")
                          ] = ",".join(f"{s:g}" for s in STRENGTHS),
     density: Annotated[str, typer.Option(
@@ -88,14 +90,11 @@ def steering(
     if len(density_range) != 2:
         raise DisentangleError("--density takes two numbers, LO,HI, e.g. 0.002,0.05")
     llm = llm_rewriter(ws, rewrites, llm_config)
-    if pool < 0:
-        raise DisentangleError(f"--pool must be 0 (whole corpus) or more, got {pool}")
     report = stages.evaluate_steering_sets(
         ws, sae, split_list(sets), seed=seed, blend=blend, strengths=grid,
         density_range=(density_range[0], density_range[1]), llm=llm, packets=packets,
-        packet_seed=packet_seed, pool=pool or None, packet_keys=packet_keys)
+        packet_seed=packet_seed, pool=parse_pool(pool), packet_keys=packet_keys)
     print(report.markdown)
-    print(json.dumps(report.targets, indent=1))
     console.print(f"{report.queries} queries; rows, summary and report in "
                   f"{report.paths[0].parent}")
     if packets is not None:

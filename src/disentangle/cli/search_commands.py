@@ -18,7 +18,8 @@ from disentangle.cli.options import (
 )
 from disentangle.cli.progress import console, progress_bar
 from disentangle.errors import DisentangleError
-from disentangle.search import DEFAULT_BLEND, DEFAULT_POOL, Edit, Filters, SearchResult, down, up
+from disentangle.search import DEFAULT_BLEND, Edit, Filters, SearchResult, down, up
+from disentangle.search.hybrid import AUTO, parse_pool
 from disentangle.search.request import parse_target
 from disentangle.workspace import Workspace
 
@@ -55,9 +56,11 @@ def search(
         help="Score a document gains (loses) per unit of --up (--down) when it carries the "
              "feature as strongly as its typical top documents; 0 = move the query vector "
              "only.")] = DEFAULT_BLEND,
-    pool: Annotated[int, typer.Option(
-        help="How many of the steered query's nearest documents the feature terms re-rank "
-             "(0: the whole corpus).")] = DEFAULT_POOL,
+    pool: Annotated[str, typer.Option(
+        help="Which of the steered query's nearest abstracts the feature terms re-rank: auto "
+             "(grown or shrunk to hold 7 × strength abstracts carrying a raised feature, "
+             "within cosine 0.2 of the k-th), a number, or 0 / all (the whole corpus).")
+    ] = AUTO,
     mode: Annotated[str, typer.Option(
         help="residual (default: keep what the SAE does not explain), reconstruction, "
              "or clamp.")] = "residual",
@@ -87,7 +90,7 @@ def search(
     result = searcher.search(query, collect_edits(raise_, lower, family_up, family_down,
                                                   strength),
                              k=k, filters=None if filters.empty else filters, mode=mode,
-                             blend=blend, pool=pool or None)
+                             blend=blend, pool=parse_pool(pool))
     if as_json:
         print(json.dumps(result.to_dict(), indent=2))
     else:
@@ -105,8 +108,8 @@ def print_search(result: SearchResult, query: str) -> None:
         title += (f" — steered ({result.mode}): drift = cosine to the original query "
                   f"{result.drift:.3f}; blend {result.blend:g} = feature terms give "
                   f"{100 * result.boost_share:.0f}% of the hits' score, re-ranking "
-                  + (f"its {result.pool} nearest abstracts" if result.pool
-                     else "the whole corpus"))
+                  + (f"its {result.pool} nearest abstracts ({result.pool_rule} pool)"
+                     if result.pool else "the whole corpus"))
     table = Table(title=title, title_justify="left")
     boosted = any(hit.boost for hit in result.hits)
     for column, justify in (("#", "right"),

@@ -18,6 +18,7 @@ from disentangle.search.evaluation import (
     summarise,
     summary_markdown,
     targets,
+    targets_markdown,
 )
 from disentangle.search.filters import FeatureIndex, Filters, MetadataIndex, build_mask
 from disentangle.search.hybrid import DEFAULT_BLEND, DEFAULT_POOL, FeatureTerms, hybrid_rank
@@ -68,5 +69,6 @@ __all__ = [
     "summarise",
     "summary_markdown",
     "targets",
+    "targets_markdown",
     "up",
 ]

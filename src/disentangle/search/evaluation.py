@@ -10,7 +10,7 @@ For every query of a set (our own, bundled in ``search/queries/``):
 - three operations are measured: ``raise`` (more of R), ``lower`` (less of L) and ``both``
   (the paper's edit: more R, less L);
 - methods: ``hybrid`` (the default: steered vector plus feature terms re-ranking the steered
-  query's nearest documents, see :mod:`disentangle.search.hybrid`), ``global`` (the previous
+  query's adaptive pool, see :mod:`disentangle.search.hybrid`), ``global`` (an earlier
   default: the terms over the whole corpus at blend :data:`GLOBAL_BLEND`) and ``dense`` (the
   steered vector alone) over a grid of strengths; ``template`` rewrites ("… Focus on R.",
   "… Not about L.", "… Focus on R, not on L.") and an optional ``llm`` rewrite (a chat model,
@@ -43,13 +43,13 @@ import pyarrow.compute as pc
 
 from disentangle.errors import DisentangleError
 from disentangle.search.edits import Edit, down, up
-from disentangle.search.hybrid import DEFAULT_BLEND, DEFAULT_POOL
+from disentangle.search.hybrid import DEFAULT_BLEND, DEFAULT_POOL, PoolRule
 from disentangle.search.searcher import Searcher
 from disentangle.search.steer import steer
 
 TOP = 10
 GLOBAL_BLEND = 0.3
-"""Blend of the previous default, the feature terms over the whole corpus (method ``global``)."""
+"""Blend of an earlier default, the feature terms over the whole corpus (method ``global``)."""
 SEED = 20261202
 STRENGTHS = (0.25, 0.5, 1.0, 2.0, 4.0)
 DEFAULT_STRENGTH = 1.0
@@ -300,7 +300,7 @@ class _Run:
         return steer(self.x, self.code, edits, s.decoder, s.b_pre, s.typical).vector
 
     def measure(self, vector: np.ndarray, op: str | None = None, strength: float = 0.0,
-                blend: float = 0.0, pool: int | None = DEFAULT_POOL) -> dict[str, Any]:
+                blend: float = 0.0, pool: PoolRule = DEFAULT_POOL) -> dict[str, Any]:
         terms = None
         if op is not None and blend > 0:
             edits = self.searcher.resolve(case_edits(op, self.case, strength))
@@ -336,7 +336,7 @@ def evaluate_steering(
     strengths: Sequence[float] = STRENGTHS,
     llm: Rewriter | None = None,
     density_range: tuple[float, float] = DENSITY_RANGE,
-    pool: int | None = DEFAULT_POOL,
+    pool: PoolRule = DEFAULT_POOL,
     rewrites: list[dict[str, str | None]] | None = None,
 ) -> tuple[pa.Table, list[Case]]:
     """One row per (query, operation, method, strength), with the unsteered values in
@@ -458,13 +458,15 @@ def targets(summary: Sequence[dict[str, Any]],
             strength: float = DEFAULT_STRENGTH) -> list[dict[str, Any]]:
     """The issue's targets per set, checked on the summary: at the default strength the
     hybrid raise puts R in ≥ 40% of the top 10 (stored codes) keeping ≥ 80% of own-category
-    precision; at each rewrite's drift feature edits beat the rewrite on raised and lowered
-    presence (``both``)."""
+    precision; the combined edit (``both``) at the default, with how much of the question it
+    keeps (sim kept, overlap) and whether it beats each rewrite on raised and lowered
+    presence; at each rewrite's drift feature edits beat the rewrite on both presences."""
     out = []
     for set_name in dict.fromkeys(e["set"] for e in summary):
         pick = {(e["op"], e["method"], e["strength"]): e for e in summary if e["set"] == set_name}
         default = pick.get(("raise", "hybrid", strength))
-        both = {method: e for (op, method, _), e in pick.items() if op == "both"}
+        both = {method: e for (op, method, s), e in pick.items()
+                if op == "both" and (s == strength or method != "hybrid")}
         entry: dict[str, Any] = {"set": set_name}
         if default:
             entry["raised_at_default"] = default["raised_codes"]
@@ -472,12 +474,33 @@ def targets(summary: Sequence[dict[str, Any]],
             entry["sim_kept_at_default"] = default["sim_kept"]
             entry["default_met"] = bool(default["raised_codes"] >= 0.4
                                         and default["own_kept"] >= 0.8)
+        if "hybrid" in both:
+            edit = both["hybrid"]
+            for key in ("raised_codes", "lowered_codes", "overlap", "sim_kept"):
+                entry[f"both_{key}_at_default"] = edit[key]
         for rewrite in ("template", "llm"):
-            for method in (f"hybrid@{rewrite}", f"dense@{rewrite}"):
-                if rewrite in both and method in both:
-                    edit, text = both[method], both[rewrite]
-                    entry[f"{method}_beats_{rewrite}"] = bool(
+            if rewrite not in both:
+                continue
+            text = both[rewrite]
+            for method in ("hybrid", f"hybrid@{rewrite}", f"dense@{rewrite}"):
+                if method in both:
+                    edit = both[method]
+                    name = "both_default" if method == "hybrid" else method
+                    entry[f"{name}_beats_{rewrite}"] = bool(
                         edit["raised_codes"] > text["raised_codes"]
                         and edit["lowered_codes"] < text["lowered_codes"])
         out.append(entry)
     return out
+
+
+def targets_markdown(checks: Sequence[dict[str, Any]]) -> str:
+    """The targets as a table, one row per target and a column per set: what
+    ``eval steering`` prints last."""
+    keys = list(dict.fromkeys(key for entry in checks for key in entry if key != "set"))
+    lines = ["| target | " + " | ".join(str(e["set"]) for e in checks) + " |",
+             "| --- | " + " | ".join("---" for _ in checks) + " |"]
+    for key in keys:
+        cells = [("yes" if value else "no") if isinstance(value := entry.get(key), bool)
+                 else _cell(value) for entry in checks]
+        lines.append(f"| {key} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

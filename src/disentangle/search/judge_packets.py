@@ -30,15 +30,15 @@ from disentangle.search.evaluation import (
     case_edits,
     feature_name,
 )
-from disentangle.search.hybrid import DEFAULT_BLEND, DEFAULT_POOL
+from disentangle.search.hybrid import DEFAULT_BLEND, DEFAULT_POOL, PoolRule
 from disentangle.search.searcher import Searcher
 
 KIND = "steering-judge"
 PACKET_SEED = 20261202
 OPTIONS = 5
 METHODS = ("hybrid", "global", "dense", "template")
-"""What the packet compares (``both`` operation: more of R, less of L): the default edit, the
-previous default (feature terms over the whole corpus), the same edit moving the vector only,
+"""What the packet compares (``both`` operation: more of R, less of L): the default edit, an
+earlier default (feature terms over the whole corpus), the same edit moving the vector only,
 and the templated rewrite; ``llm`` joins when LLM rewrites are given."""
 
 INSTRUCTIONS = """# Steering judgement packet
@@ -61,7 +61,7 @@ def _digest(text: str) -> str:
 
 def build_packet(searcher: Searcher, cases: Sequence[tuple[str, Case]], clean: Collection[int],
                  seed: int, strength: float = 1.0, blend: float = DEFAULT_BLEND,
-                 pool: int | None = DEFAULT_POOL,
+                 pool: PoolRule = DEFAULT_POOL,
                  llm: Rewriter | None = None) -> tuple[str, dict[str, Any]]:
     """The packet text and its key for ``(set name, case)`` pairs, one item per case and
     method, shuffled with ``seed``."""
@@ -120,7 +120,7 @@ def build_packet(searcher: Searcher, cases: Sequence[tuple[str, Case]], clean: C
 
 
 def _steered_rows(searcher: Searcher, case: Case, method: str, strength: float, blend: float,
-                  pool: int | None, llm: Rewriter | None, x: np.ndarray,
+                  pool: PoolRule, llm: Rewriter | None, x: np.ndarray,
                   code: Mapping[int, float]) -> np.ndarray:
     if method in ("template", "llm"):
         names = {"raised": feature_name(searcher, case.raised),

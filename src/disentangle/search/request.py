@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from disentangle.errors import DisentangleError
 from disentangle.search.edits import Edit, parse_edit, parse_target
 from disentangle.search.filters import Filters
-from disentangle.search.hybrid import DEFAULT_BLEND, DEFAULT_POOL, MAX_BLEND, MAX_POOL
+from disentangle.search.hybrid import AUTO, DEFAULT_BLEND, MAX_BLEND, PoolRule, parse_pool
 from disentangle.search.steer import MODES
 
 MAX_QUERY_CHARS = 1000
@@ -38,8 +38,9 @@ class SearchRequest:
     exclude: tuple[str, ...] = ()
     mode: str = "residual"
     blend: float = DEFAULT_BLEND
-    pool: int = DEFAULT_POOL
-    """How many of the steered query's nearest documents the feature terms re-rank (0: all)."""
+    pool: str = AUTO
+    """Which of the steered query's nearest documents the feature terms re-rank: ``auto``,
+    a number, or ``0``/``all`` (see :func:`parse_pool`)."""
 
     def validate(self) -> None:
         """Bounds a client could exceed, as one clear message each (the API answers 422)."""
@@ -58,8 +59,10 @@ class SearchRequest:
             raise DisentangleError(f"unknown mode {self.mode!r}; use {', '.join(MODES)}")
         if not (math.isfinite(self.blend) and 0.0 <= self.blend <= MAX_BLEND):
             raise DisentangleError(f"blend must be between 0 and {MAX_BLEND:g}")
-        if not 0 <= self.pool <= MAX_POOL:
-            raise DisentangleError(f"pool must be between 0 (whole corpus) and {MAX_POOL}")
+        self.pool_rule()
+
+    def pool_rule(self) -> PoolRule:
+        return parse_pool(self.pool)
 
     def parsed_edits(self) -> list[Edit]:
         edits = [parse_edit(t) for t in self.edits]

@@ -26,11 +26,14 @@ from disentangle.sae.model import TopKSAE
 from disentangle.search.edits import Edit, FeatureResolver, ResolvedEdit
 from disentangle.search.filters import FeatureIndex, Filters, MetadataIndex, build_mask
 from disentangle.search.hybrid import (
+    AUTO,
     DEFAULT_BLEND,
     DEFAULT_POOL,
     MAX_BLEND,
     MAX_POOL,
     FeatureTerms,
+    PoolRule,
+    Ranked,
     hybrid_rank,
 )
 from disentangle.search.index import IndexKind, VectorIndex, make_index
@@ -101,8 +104,10 @@ class SearchResult:
     blend: float
     """Score per unit of edit weight that documents carrying an edited feature gain/lose."""
     pool: int | None
-    """How many of the steered query's nearest documents the feature terms re-rank (None:
+    """How many of the steered query's nearest documents the feature terms re-ranked (None:
     the whole corpus; 0 without edits)."""
+    pool_rule: str
+    """``auto`` (the adaptive pool), ``fixed`` or ``all``; empty without edits."""
     boost_share: float
     """Share of the hits' summed score that comes from the hybrid terms (0 = pure dense)."""
 
@@ -170,7 +175,10 @@ class Searcher:
         return {f: v for f, v in pairs if v > 0}
 
     def resolve(self, edits: Sequence[Edit]) -> list[ResolvedEdit]:
-        return [resolved for edit in edits for resolved in self.resolver.resolve(edit)]
+        """The edits on feature ids; next to a raise, lowering is capped (see
+        :func:`cap_lowering`)."""
+        return cap_lowering([resolved for edit in edits
+                             for resolved in self.resolver.resolve(edit)])
 
     def mask(self, filters: Filters | None) -> np.ndarray | None:
         if filters is None:
@@ -200,11 +208,10 @@ class Searcher:
         return FeatureTerms.build(self.features, weights, self.typical, blend)
 
     def rank(self, vector: np.ndarray, k: int, mask: np.ndarray | None = None,
-             terms: FeatureTerms | None = None, pool: int | None = DEFAULT_POOL
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Top-``k`` ``(scores, rows, similarities)`` for one vector under the hybrid score
-        (plain dense search without ``terms``), padding dropped; the terms re-rank the
-        nearest ``pool`` documents (None: all)."""
+             terms: FeatureTerms | None = None, pool: PoolRule = DEFAULT_POOL) -> Ranked:
+        """Top ``k`` for one vector under the hybrid score (plain dense search without
+        ``terms``), padding dropped; the terms re-rank the adaptive pool (``"auto"``), the
+        nearest ``pool`` documents, or (None) all."""
         if k < 1:
             raise DisentangleError(f"k must be at least 1, got {k}")
         empty = FeatureTerms(np.empty(0, np.int64), np.empty(0, np.float32))
@@ -220,22 +227,23 @@ class Searcher:
         filters: Filters | None = None,
         mode: SteerMode = "residual",
         blend: float = DEFAULT_BLEND,
-        pool: int | None = DEFAULT_POOL,
+        pool: PoolRule = DEFAULT_POOL,
     ) -> SearchResult:
         """Top-``k`` documents for ``query`` after ``edits``, each hit explained; the edited
-        features' terms re-rank the steered query's nearest ``pool`` documents (None: all)."""
+        features' terms re-rank the steered query's adaptive pool (``"auto"``), its nearest
+        ``pool`` documents, or (None) all."""
         if not 0.0 <= blend <= MAX_BLEND:
             raise DisentangleError(f"blend must be between 0 and {MAX_BLEND:g}, got {blend:g}")
-        if pool is not None and not 1 <= pool <= MAX_POOL:
-            raise DisentangleError(f"pool must be between 1 and {MAX_POOL}, got {pool}")
+        if pool not in (None, AUTO) and not (isinstance(pool, int) and 1 <= pool <= MAX_POOL):
+            raise DisentangleError(f"pool must be auto or between 1 and {MAX_POOL}, got {pool}")
         resolved = self.resolve(edits)
         x = self.embed(query)
         code = self.encode(x)
         steered = steer(x, code, resolved, self.decoder, self.b_pre, self.typical, mode)
         unmoved = np.array_equal(steered.vector, x)
         steered_code = code if unmoved else self.encode(steered.vector)
-        scores, rows, similarity = self.rank(steered.vector, k, self.mask(filters),
-                                             self.terms(resolved, code, blend), pool)
+        scores, rows, similarity, pooled = self.rank(steered.vector, k, self.mask(filters),
+                                                     self.terms(resolved, code, blend), pool)
         shown = dict(steered_code)
         for edit in resolved:  # keep removed features visible, at 0
             shown.setdefault(edit.feature, 0.0)
@@ -249,7 +257,9 @@ class Searcher:
             steered_features=self._infos([(f, v, code.get(f, 0.0)) for f, v in _by_value(shown)]),
             drift=steered.drift,
             blend=blend if resolved else 0.0,
-            pool=pool if resolved else 0,
+            pool=pooled,
+            pool_rule=("" if pooled == 0 else "all" if pooled is None
+                       else AUTO if pool == AUTO else "fixed"),
             boost_share=float(np.abs(scores - similarity).sum()) / total if total else 0.0,
         )
 
@@ -317,6 +327,26 @@ class Searcher:
                 score=score, similarity=cosine, boost=score - cosine, explanation=tuple(shared),
                 other=cosine - sum(c.contribution for c in shared)))
         return tuple(hits)
+
+
+COMBINED_LOWERING = 0.5
+"""Next to a raise, lowering keeps at least this share of a feature (``--down X`` halves X
+instead of removing it)."""
+
+
+def cap_lowering(edits: Sequence[ResolvedEdit]) -> list[ResolvedEdit]:
+    """Cap the lowerings of a combined edit (more of R, less of L) at half.
+
+    Removing the query's strongest feature while raising another one ranked first the
+    documents carrying R and not L, which are about neither the question nor its main
+    topic: judges rated the relevance of such results 0.40 of 2 (docs/steering.md). Halving
+    L instead, in the vector and in the ranking, keeps the question in view; lowering alone
+    still removes."""
+    if not any(edit.op == "raise" for edit in edits):
+        return list(edits)
+    return [ResolvedEdit(e.feature, "scale", COMBINED_LOWERING)
+            if e.op == "remove" or (e.op == "scale" and e.value < COMBINED_LOWERING) else e
+            for e in edits]
 
 
 def _by_value(code: Mapping[int, float]) -> list[tuple[int, float]]:

@@ -17,6 +17,7 @@ from disentangle.search import (
     summarise,
     summary_markdown,
     targets,
+    targets_markdown,
 )
 from disentangle.search.evaluation import (
     DENSITY_RANGE,
@@ -25,7 +26,7 @@ from disentangle.search.evaluation import (
     Rewriter,
     clean_features,
 )
-from disentangle.search.hybrid import DEFAULT_POOL
+from disentangle.search.hybrid import DEFAULT_POOL, PoolRule
 from disentangle.search.judge_packets import PACKET_SEED, build_packet, write_packet
 from disentangle.stages.reports import SteeringEvalReport
 from disentangle.stages.search import searcher
@@ -43,7 +44,7 @@ def evaluate_steering_sets(workspace: Workspace, name: str | None = None,
                            llm: Callable[[], Rewriter] | None = None,
                            packets: Path | None = None,
                            packet_seed: int = PACKET_SEED,
-                           pool: int | None = DEFAULT_POOL,
+                           pool: PoolRule = DEFAULT_POOL,
                            packet_keys: Path | None = None) -> SteeringEvalReport:
     """The paper's steering protocol on each query set (see
     :mod:`disentangle.search.evaluation`): per-query rows, a summary with the issue's targets
@@ -79,7 +80,8 @@ def evaluate_steering_sets(workspace: Workspace, name: str | None = None,
                               "density_range": list(density_range), "llm": llm is not None,
                               "cases": [{"set": s, **vars(c)} for s, c in cases],
                               "summary": summary, "targets": checks})
-    markdown = summary_markdown(summary)
+    markdown = (summary_markdown(summary) + "\n\nTargets at the default (issue 12):\n\n"
+                + targets_markdown(checks))
     report_path = folder.eval_report_path(STEERING_STEM)
     write_text(report_path, markdown + "\n")
     paths = [table_path, summary_path, report_path]

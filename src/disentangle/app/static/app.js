@@ -178,7 +178,7 @@ function renderResults(data) {
         `blend ${fmt(data.blend, 2)}: feature terms give ${Math.round(100 * data.boost_share)}% of the score`),
       " · ",
       h("span", { title: "the feature terms re-rank only this many of the steered query's nearest abstracts" },
-        data.pool ? `among its ${data.pool} nearest` : "over the whole corpus"))
+        data.pool ? `among its ${data.pool} nearest (${data.pool_rule} pool)` : "over the whole corpus"))
       : null);
   if (!data.hits.length) {
     results.replaceChildren(summary, message("No abstract passes these filters."));
