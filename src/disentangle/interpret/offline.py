@@ -19,11 +19,13 @@ For each feature:
    "galaxies", a rare one must be specific. No candidate is ever chosen by embedding
    similarity alone;
 3. the best concept is the label, the next ones sharing none of its words are the
-   ``keywords``. When the best covers fewer than ``mixed_coverage`` of the top documents, a
-   broader non-generic concept most top documents and titles hold, or two concepts alike in
-   meaning that cover them together, still name the feature; otherwise it is flagged
-   ``mixed`` and labelled "mixed: a, b, c" with phrases that between them name most of its
-   top documents;
+   ``keywords``, and those of them most top documents hold are its ``alternatives`` (what
+   tells it apart when another feature keeps the same label). When the best covers fewer
+   than ``mixed_coverage`` of the top documents, a broader non-generic concept most top
+   documents and titles hold, two concepts alike in meaning that cover them together, or
+   a concept in the titles of nearly all its strongest documents still name the feature;
+   otherwise it is flagged ``mixed`` and labelled "mixed: a, b, c" with phrases that
+   between them name most of its top documents;
 4. ``contrast``: a phrase over-represented in the hard negatives against the activating
    documents, kept when subtracting its embedding separates the labelling documents clearly
    better. It is a separate field, never part of the label.
@@ -415,16 +417,14 @@ class OfflineBackend:
     def _alternatives(self, label: Candidate, ranked: list[Candidate]) -> list[Candidate]:
         """Phrases that tell the feature apart when another one keeps its label, best first:
         sharing no word with the label, in ``alternative_coverage`` of the top documents (a
-        keyword may come from a few weaker documents on another topic), no generic word, and
-        scoring at least ``cover_floor`` of the label."""
+        keyword may come from a few weaker documents on another topic), no generic word."""
         cfg = self.config
         words = set(label.phrase.split())
         found: list[Candidate] = []
         for c in ranked:
             if len(found) == cfg.alternatives:
                 break
-            if (c.score >= cfg.cover_floor * label.score and c.score > 0
-                    and c.top_coverage >= cfg.alternative_coverage
+            if (c.score > 0 and c.top_coverage >= cfg.alternative_coverage
                     and not words & set(c.phrase.split())
                     and self._topicality(c.members) >= cfg.topical_floor):
                 found.append(c)
