@@ -259,3 +259,13 @@ def test_a_phrase_in_the_strongest_titles_names_a_feature_that_would_be_mixed() 
     assert label.text == "terzan" and not label.mixed, label
     control = _labelled(papers, neighbours=neighbours, config=OfflineConfig(lead_title=1.01))
     assert control.mixed, control
+
+
+def test_a_hyphenated_word_gives_way_to_the_term_most_of_its_papers_use() -> None:
+    """"early-type" is one word as written, though its key has two: it is no term."""
+    unique = iter(f"word{i}" for i in range(10))
+    label = _labelled([f"The early-type {next(unique)}\n\nEarly-type galaxies here."
+                       for _ in range(8)]
+                      + [f"The early-type {next(unique)}\n\nThe early-type again."
+                         for _ in range(2)])
+    assert label.text == "early-type galaxies", label.evidence
