@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from disentangle.interpret import (
     ExampleSelector,
     InterpretConfig,
     OfflineBackend,
+    OfflineConfig,
     format_feature,
     format_summary,
     interpret_features,
@@ -158,12 +160,12 @@ def test_labels_do_not_depend_on_the_hash_seed(tmp_path) -> None:
     assert {"zeta", "theta", "kappa", "lambda"} <= {rows[0]["label"], *rows[0]["keywords"]}
 
 
-def test_duplicate_labels_get_a_keyword_and_never_an_id() -> None:
+def test_a_duplicate_is_told_apart_by_its_own_alternative_and_never_an_id() -> None:
     labels = ["dust", "Dust", "dust", "dust", "gas"]
-    keywords = [["grains"], ["grains", "extinction"], ["grains"], [], []]
+    alternatives = [["grains"], ["grains", "extinction"], ["grains"], [], []]
     duplicates = duplicate_of(labels, np.array([0.9, 0.5, 0.4, 0.3, 0.8]), np.arange(5))
     assert duplicates.tolist() == [-1, 0, 0, 0, -1]
-    assert disambiguate(labels, keywords, duplicates) == [
+    assert disambiguate(labels, alternatives, duplicates) == [
         "dust", "Dust (grains)", "dust (2)", "dust (3)", "gas"]
 
 
@@ -171,20 +173,26 @@ OTHER_FIELDS = ["galaxy survey redshift", "neural network training", "stellar sp
                 "kernel regression", "solar flare"]
 
 
-def _labelled(feature_texts: list[str]) -> Label:
-    """The offline label of a feature firing on ``feature_texts`` (strongest first) in a corpus
-    of 60 papers from other fields; its hard negatives are papers of the nearest field."""
-    texts = feature_texts + [f"A study of {OTHER_FIELDS[i % 5]} number {i}\n\nWe report "
-                             f"{OTHER_FIELDS[i % 5]} results for sample {i}." for i in range(60)]
+def _labelled(feature_texts: list[str], weaker: Sequence[str] = (),
+              neighbours: Sequence[str] = (), config: OfflineConfig | None = None) -> Label:
+    """The offline label of a feature firing on ``feature_texts`` (strongest first, its top
+    documents) and more weakly on ``weaker`` (its quantile documents) in a corpus of 60 papers
+    from other fields; its 5 hard negatives are papers of the nearest field, or
+    ``neighbours`` and then those."""
+    others = [f"A study of {OTHER_FIELDS[i % 5]} number {i}\n\nWe report "
+              f"{OTHER_FIELDS[i % 5]} results for sample {i}." for i in range(60)]
+    others[25:25 + len(neighbours)] = neighbours
+    texts = [*feature_texts, *weaker, *others]
     embedder = HashingEmbedder()
-    backend = OfflineBackend(texts, embedder.embed(texts), embedder)
-    top = len(feature_texts)
-    rows = np.arange(top + 30)
-    kinds = np.array([KINDS.index("top")] * top + [KINDS.index("random")] * 25
-                     + [KINDS.index("hard")] * 5, np.uint8)
-    activations = np.r_[np.linspace(2.0, 1.0, top), np.zeros(30)].astype(np.float32)
+    backend = OfflineBackend(texts, embedder.embed(texts), embedder, config)
+    top, active = len(feature_texts), len(feature_texts) + len(weaker)
+    rows = np.arange(active + 30)
+    kinds = np.array([KINDS.index("top")] * top + [KINDS.index("quantile")] * len(weaker)
+                     + [KINDS.index("random")] * 25 + [KINDS.index("hard")] * 5, np.uint8)
+    activations = np.r_[np.linspace(2.0, 1.0, top), np.full(len(weaker), 0.5),
+                        np.zeros(30)].astype(np.float32)
     items = ExampleSet(rows, activations, kinds)
-    return backend.label([FeatureExamples(0, items, items, density=top / len(texts))])[0]
+    return backend.label([FeatureExamples(0, items, items, density=active / len(texts))])[0]
 
 
 def test_an_acronym_and_its_expansion_name_one_topic_by_the_expansion() -> None:
@@ -219,3 +227,45 @@ def test_a_single_word_gives_way_to_the_term_most_of_its_papers_use() -> None:
     label = _labelled([f"The string {next(unique)}\n\nCosmic strings here." for _ in range(8)]
                       + [f"The string {next(unique)}\n\nThe string again." for _ in range(2)])
     assert label.text == "cosmic strings", label.evidence
+
+
+def test_alternative_names_come_from_the_top_documents_not_from_weaker_ones() -> None:
+    unique = iter(["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta",
+                   "iota", "kappa", "lambda", "mu", "nu", "xi"])
+    top = [f"Dwarf novae {next(unique)}\n\nDwarf novae and their superhump period."
+           for _ in range(6)] + [f"Dwarf novae {next(unique)}\n\nDwarf novae outbursts."
+                                 for _ in range(4)]
+    weaker = [f"Transients {next(unique)}\n\nSupergiant fast transients seen."] * 4
+    label = _labelled(top, weaker)
+    assert label.text == "dwarf novae", label.evidence
+    assert label.alternatives[:1] == ("superhump period",), label.alternatives
+    assert not any("transient" in name for name in label.alternatives)
+
+
+def test_a_phrase_in_the_strongest_titles_names_a_feature_that_would_be_mixed() -> None:
+    """Its topical neighbours mention "terzan" too, so it scores well below phrases of three
+    papers each; but it is in the titles of 4 of the 5 strongest papers, which a reader
+    sees first."""
+    unique = iter(f"word{i}" for i in range(20))
+    strongest = [f"Terzan, {word}\n\nIn Terzan; {word}." for word in
+                 (next(unique) for _ in range(4))]
+    others = [f"On the {topic}\n\nThe {topic} and the {next(unique)}." for topic in
+              ("saddle point", "saddle point", "saddle point", "chemical model",
+               "chemical model", "chemical model")]
+    neighbours = [f"Terzan survey, {word}\n\nIn Terzan; {word}." for word in
+                  (next(unique) for _ in range(4))]
+    papers = strongest[:3] + others[:1] + strongest[3:] + others[1:]
+    label = _labelled(papers, neighbours=neighbours)
+    assert label.text == "terzan" and not label.mixed, label
+    control = _labelled(papers, neighbours=neighbours, config=OfflineConfig(lead_title=1.01))
+    assert control.mixed, control
+
+
+def test_a_hyphenated_word_gives_way_to_the_term_most_of_its_papers_use() -> None:
+    """"early-type" is one word as written, though its key has two: it is no term."""
+    unique = iter(f"word{i}" for i in range(10))
+    label = _labelled([f"The early-type {next(unique)}\n\nEarly-type galaxies here."
+                       for _ in range(8)]
+                      + [f"The early-type {next(unique)}\n\nThe early-type again."
+                         for _ in range(2)])
+    assert label.text == "early-type galaxies", label.evidence

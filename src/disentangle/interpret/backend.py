@@ -30,6 +30,9 @@ class Label:
     """The feature's top documents share no topic; ``text`` says so instead of naming one."""
     phrase: str = ""
     """What prediction reads when it is not ``text`` (a mixed feature's best phrase)."""
+    alternatives: tuple[str, ...] = ()
+    """Phrases many of its top documents hold, best first, to tell it apart when another
+    feature keeps ``text``: "text (alternative)" (offline only)."""
 
 
 class Backend(Protocol):

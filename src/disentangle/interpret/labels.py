@@ -57,19 +57,23 @@ def duplicate_of(labels: Sequence[str], quality: np.ndarray, features: np.ndarra
     return result
 
 
-def disambiguate(labels: Sequence[str], keywords: Sequence[Sequence[str]],
+def disambiguate(labels: Sequence[str], alternatives: Sequence[Sequence[str]],
                  duplicates: np.ndarray) -> list[str]:
-    """Labels made unique: a feature whose label another one keeps (``duplicates`` ≥ 0) gets
-    its strongest keyword not yet taken, "label (keyword)", else "label (2)", "label (3)", …
-    (never the feature id: labels are shown to blind judges)."""
+    """Labels made unique: a feature whose label another one keeps (``duplicates`` ≥ 0)
+    becomes "label (alternative)" with its best alternative (a phrase many of its own top
+    documents hold) not yet taken, else "label (2)", "label (3)", … The label stays in front
+    (the feature shares its keeper's topic: an alternative alone names a facet of it, such as
+    "singular value" for matrix completion); a keyword that only some weaker documents
+    hold may name another topic; a feature id means nothing to a reader (labels are shown to
+    blind judges)."""
     taken = {normalise(label) for label, other in zip(labels, duplicates, strict=True)
              if other < 0 and label}
     result = []
-    for label, words, other in zip(labels, keywords, duplicates, strict=True):
+    for label, names, other in zip(labels, alternatives, duplicates, strict=True):
         if other < 0 or not label:
             result.append(label)
             continue
-        options = chain((f"{label} ({word})" for word in words or ()),
+        options = chain((f"{label} ({name})" for name in names or ()),
                         (f"{label} ({n})" for n in count(2)))
         chosen = next(o for o in options if normalise(o) not in taken)
         taken.add(normalise(chosen))

@@ -19,11 +19,13 @@ For each feature:
    "galaxies", a rare one must be specific. No candidate is ever chosen by embedding
    similarity alone;
 3. the best concept is the label, the next ones sharing none of its words are the
-   ``keywords``. When the best covers fewer than ``mixed_coverage`` of the top documents, a
-   broader non-generic concept most top documents and titles hold, or two concepts alike in
-   meaning that cover them together, still name the feature; otherwise it is flagged
-   ``mixed`` and labelled "mixed: a, b, c" with phrases that between them name most of its
-   top documents;
+   ``keywords``, and those of them most top documents hold are its ``alternatives`` (what
+   tells it apart when another feature keeps the same label). When the best covers fewer
+   than ``mixed_coverage`` of the top documents, a broader non-generic concept most top
+   documents and titles hold, two concepts alike in meaning that cover them together, or
+   a concept in the titles of nearly all its strongest documents still name the feature;
+   otherwise it is flagged ``mixed`` and labelled "mixed: a, b, c" with phrases that
+   between them name most of its top documents;
 4. ``contrast``: a phrase over-represented in the hard negatives against the activating
    documents, kept when subtracting its embedding separates the labelling documents clearly
    better. It is a separate field, never part of the label.
@@ -39,7 +41,7 @@ MiniLM gives bit-identical vectors), so a resumed run labels exactly as an unint
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -103,6 +105,11 @@ class OfflineConfig:
     astronomy's community)."""
     broad_coherence: float = 0.1
     """... and if the top documents holding it are about one thing (see ``_coherence``)."""
+    lead_documents: int = 5
+    """The strongest top documents, which a reader sees first ..."""
+    lead_title: float = 0.8
+    """... name a feature whose best phrase covers too few top documents when a phrase that
+    is no generic word is in this share of their titles (an object, a method: "Terzan 5")."""
     synonym_candidates: int = 8
     """When the best phrase covers too few top documents, this many are tried in pairs."""
     synonym_cosine: float = 0.6
@@ -113,6 +120,10 @@ class OfflineConfig:
     """... scoring at least this share of the best one (no filler words)."""
     mixed_coverage: float = 0.4
     """Below this share of top documents containing the best phrase, the feature is mixed."""
+    alternatives: int = 3
+    """Phrases kept for when another feature has the same label (see ``_alternatives``) ..."""
+    alternative_coverage: float = 0.3
+    """... each in this share of the top documents."""
     keyword_weight: float = 0.25
     """Weight of the keywords' mean direction in prediction, against the label's (0.5 and more
     lowered the held-out Pearson of 256 demo features: keywords are broader than labels)."""
@@ -140,6 +151,8 @@ class Candidate:
     background: float
     title: float = 0.0
     """Share of the top labelling documents whose title holds it."""
+    lead_title: float = 0.0
+    """Share of the strongest (``lead_documents``) top documents whose title holds it."""
     members: tuple[str, ...] = ()
     """Keys of the phrases merged into this concept (acronym and expansion, word variants);
     coverage counts documents holding any of them."""
@@ -166,7 +179,7 @@ class OfflineBackend:
         self._vectors: dict[str, np.ndarray] = {}
 
     def spec(self) -> dict[str, Any]:
-        return {"labeller": "concepts-v3", **asdict(self.config)}
+        return {"labeller": "concepts-v4", **asdict(self.config)}
 
     @property
     def background(self) -> Background:
@@ -252,8 +265,9 @@ class OfflineBackend:
         top_coverage = held[:, is_top].mean(axis=1) if is_top.any() else coverage
         hard = union(self._presence(position, hard_rows, self.index.phrases)).mean(axis=1) \
             if hard_rows else np.zeros(len(groups))
-        titles = union(self._presence(position, top_rows, self.index.title_phrases)).mean(
-            axis=1) if top_rows else np.zeros(len(groups))
+        in_titles = union(self._presence(position, top_rows, self.index.title_phrases)) \
+            if top_rows else np.zeros((len(groups), 1))
+        titles, lead = in_titles.mean(axis=1), in_titles[:, :cfg.lead_documents].mean(axis=1)
         background = self.background
         keys = [[names[i] for i in group] for group in groups]
         rate = (np.array([background.union_count(k) for k in keys], np.float64) + 0.5) / (
@@ -269,7 +283,8 @@ class OfflineBackend:
             total[i] -= cfg.generic_weight * min(max(shortfall / cfg.topical_floor, 0.0), 1.0)
         order = np.argsort(-total, kind="stable")
         return [Candidate(shown[i], float(total[i]), float(coverage[i]), float(top_coverage[i]),
-                          float(hard[i]), float(rate[i]), float(titles[i]), tuple(keys[i]))
+                          float(hard[i]), float(rate[i]), float(titles[i]), float(lead[i]),
+                          tuple(keys[i]))
                 for i in order]
 
     def _topicality(self, keys: tuple[str, ...]) -> float:
@@ -361,7 +376,8 @@ class OfflineBackend:
         vectors = np.stack([self._vectors[shortlist[c.phrase]] for c in options])
         separation = _separation(self._doc_vectors(items.rows) @ vectors.T, items.active)
         total = np.array([c.score for c in options]) + cfg.separation_weight * separation
-        best = self._as_term(options[int(np.argmax(total))], ranked)
+        rows = items.rows[items.active].tolist()
+        best = self._as_term(options[int(np.argmax(total))], ranked, rows)
         top_rows = items.rows[items.of_kind("top") & items.active].tolist()
         mixed = best.top_coverage < cfg.mixed_coverage
         chosen = [best]
@@ -371,8 +387,12 @@ class OfflineBackend:
                      and self._topicality(c.members) >= cfg.topical_floor
                      and self._coherence(c, top_rows) >= cfg.broad_coherence]
             pair = None if broad else self._synonyms(ranked, shortlist, top_rows)
-            if broad or pair:
-                chosen, mixed = broad[:1] or list(pair or ()), False
+            lead = [] if broad or pair else [
+                self._as_term(c, ranked, rows) for c in self._listable(ranked)
+                if c.lead_title >= cfg.lead_title
+                and self._topicality(c.members) >= cfg.topical_floor][:1]
+            if broad or pair or lead:
+                chosen, mixed = broad[:1] or list(pair or ()) or lead, False
         used = {w for c in chosen for w in c.phrase.split()}
         for candidate in ranked:
             if len(chosen) > cfg.keywords or candidate.score <= 0:
@@ -380,7 +400,6 @@ class OfflineBackend:
             if not used & set(candidate.phrase.split()):
                 chosen.append(candidate)
                 used.update(candidate.phrase.split())
-        rows = items.rows[items.active].tolist()
         shown = [shortlist.get(c.phrase) or self.index.surface(c.phrase, rows) for c in chosen]
         evidence = "; ".join(f"{c.phrase} (covers {c.coverage:.0%}, top {c.top_coverage:.0%}, "
                              f"title {c.title:.0%}, hard {c.hard:.0%}, corpus "
@@ -390,20 +409,41 @@ class OfflineBackend:
                       for c in self._cover(ranked, top_rows)]
             return Label(f"{MIXED}: {', '.join(listed)}", evidence, keywords=tuple(shown[1:]),
                          mixed=True, phrase=shown[0])
-        return Label(shown[0], evidence, keywords=tuple(shown[1:]))
+        alternatives = [shortlist.get(c.phrase) or self.index.surface(c.phrase, rows)
+                        for c in self._alternatives(chosen[0], ranked)]
+        return Label(shown[0], evidence, keywords=tuple(shown[1:]),
+                     alternatives=tuple(alternatives))
 
-    def _as_term(self, best: Candidate, ranked: list[Candidate]) -> Candidate:
-        """A single word gives way to the multi-word term holding it that covers nearly as
-        many top documents ("string" → "cosmic strings", "generative" → "generative
-        adversarial networks"): a reader names the term, not the word."""
-        if " " in best.phrase:
+    def _alternatives(self, label: Candidate, ranked: list[Candidate]) -> list[Candidate]:
+        """Phrases that tell the feature apart when another one keeps its label, best first:
+        sharing no word with the label, in ``alternative_coverage`` of the top documents (a
+        keyword may come from a few weaker documents on another topic), no generic word."""
+        cfg = self.config
+        words = set(label.phrase.split())
+        found: list[Candidate] = []
+        for c in ranked:
+            if len(found) == cfg.alternatives:
+                break
+            if (c.score > 0 and c.top_coverage >= cfg.alternative_coverage
+                    and not words & set(c.phrase.split())
+                    and self._topicality(c.members) >= cfg.topical_floor):
+                found.append(c)
+        return found
+
+    def _as_term(self, best: Candidate, ranked: list[Candidate], rows: list[int]) -> Candidate:
+        """A single word (as written: "early-type" is one) gives way to the multi-word term
+        holding it that covers nearly as many top documents ("string" → "cosmic strings",
+        "generative" → "generative adversarial networks", "early-type" → "early-type
+        galaxies"): a reader names the term, not the word."""
+        if " " in self.index.surface(best.phrase, rows):
             return best
         cfg = self.config
         # never so narrow that a named feature would become mixed
         floor = max(cfg.term_share * best.top_coverage,
                     min(best.top_coverage, cfg.mixed_coverage))
-        terms = [c for c in ranked if c.score > 0 and c.top_coverage >= floor and " " in c.phrase
-                 and best.phrase in c.phrase.split(" ")]
+        inside = f" {best.phrase} "
+        terms = [c for c in ranked if c.score > 0 and c.top_coverage >= floor
+                 and c.phrase.count(" ") > best.phrase.count(" ") and inside in f" {c.phrase} "]
         return max(terms, key=lambda c: (c.phrase.count(" "), c.top_coverage, c.score)) \
             if terms else best
 
@@ -442,9 +482,7 @@ class OfflineBackend:
         """For a mixed feature, up to three phrases that between them name as many top
         documents as possible, each found in the titles where it can be, so a reader can
         see which papers each comes from."""
-        cfg = self.config
-        floor = max(ranked[0].score * cfg.cover_floor, 0.0)
-        options = [c for c in ranked[:cfg.cover_candidates] if c.score > floor] or ranked[:1]
+        options = self._listable(ranked) or ranked[:1]
         text = [self._holders(c, top_rows, self.index.phrases) for c in options]
         title = [self._holders(c, top_rows, self.index.title_phrases) for c in options]
         chosen: list[int] = []
@@ -460,6 +498,13 @@ class OfflineBackend:
             left -= text[pick]
             used.update(options[pick].phrase.split())
         return [options[i] for i in chosen] or options[:1]
+
+    def _listable(self, ranked: list[Candidate]) -> list[Candidate]:
+        """The phrases that may name part of a feature whose best phrase covers too few top
+        documents: among the best-ranked, scoring at least ``cover_floor`` of the best."""
+        cfg = self.config
+        floor = max(ranked[0].score * cfg.cover_floor, 0.0)
+        return [c for c in ranked[:cfg.cover_candidates] if c.score > floor]
 
     def _direction(self, label: Label) -> np.ndarray:
         """The vector whose dot product with a document embedding is the label's prediction."""
@@ -491,8 +536,7 @@ class OfflineBackend:
         """``label`` with the contrast phrase that clearly improves separation, if any."""
         items = examples.labelling
         words = set((label.phrase or label.text).split())
-        options = [label] + [Label(label.text, label.evidence, keywords=label.keywords,
-                                   contrast=other, mixed=label.mixed, phrase=label.phrase)
+        options = [label] + [replace(label, contrast=other)
                              for other in others if not words & set(other.split())]
         directions = np.stack([self._direction(option) for option in options])
         separation = _separation(self._doc_vectors(items.rows) @ directions.T, items.active)

@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 from disentangle.codes import SparseCodes, feature_stats
 from disentangle.interpret.backend import Backend
 from disentangle.interpret.examples import ExampleConfig, ExampleSelector
-from disentangle.interpret.labels import disambiguate, duplicate_of, is_generic
+from disentangle.interpret.labels import disambiguate, duplicate_of, is_generic, normalise
 from disentangle.interpret.scoring import BalancedDesign, score
 from disentangle.io import read_parquet, write_parquet
 from disentangle.workspace import BatchStore
@@ -113,7 +113,7 @@ def _run_batch(
     rows: dict[str, list[Any]] = {name: [] for name in (
         "feature", "label", "evidence", "label_failed", "pearson", "f1", "pearson_balanced",
         "f1_balanced", "threshold", "n_scored", "n_scored_active", "prediction_failures",
-        "keywords", "contrast", "mixed")}
+        "keywords", "contrast", "mixed", "alternatives")}
     for ex, label, prediction in zip(examples, labels, predictions, strict=True):
         scores = score(ex.scoring, prediction, config.balanced, seed=ex.feature)
         for name, value in scores.items():
@@ -129,6 +129,7 @@ def _run_batch(
         rows["keywords"].append(list(label.keywords))
         rows["contrast"].append(label.contrast)
         rows["mixed"].append(label.mixed)
+        rows["alternatives"].append(list(label.alternatives))
     table = pa.table(rows, schema=_BATCH_SCHEMA)
     return table.append_column("backend", pa.array([backend.name] * len(batch), pa.string()))
 
@@ -139,7 +140,8 @@ _BATCH_SCHEMA = pa.schema([
     ("pearson_balanced", pa.float64()), ("f1_balanced", pa.float64()),
     ("threshold", pa.float64()), ("n_scored", pa.int64()), ("n_scored_active", pa.int64()),
     ("prediction_failures", pa.int64()), ("keywords", pa.list_(pa.string())),
-    ("contrast", pa.string()), ("mixed", pa.bool_())])
+    ("contrast", pa.string()), ("mixed", pa.bool_()),
+    ("alternatives", pa.list_(pa.string()))])
 
 
 def finish_table(results: pa.Table, stats: pa.Table, clean: CleanCriteria) -> pa.Table:
@@ -149,9 +151,9 @@ def finish_table(results: pa.Table, stats: pa.Table, clean: CleanCriteria) -> pa
     pearson_balanced, f1_balanced, density, mean_activation, top_rows, top_values, n_scored,
     n_scored_active, threshold, evidence, label_failed, prediction_failures, generic,
     duplicate_of (-1 if none), clean (on the paper's design), clean_strict (on the realistic
-    design). A label held by several features stays plain on the best-scored one and gets
-    its strongest keyword on the others (``duplicate_of`` says which one kept it), so every
-    label names one feature.
+    design). A label held by several features stays on the best-scored one; the others take
+    their best alternative name (``duplicate_of`` says which one kept it), so every label
+    names one feature (and a keyword it took as its name is no longer listed beside it).
     """
     results = results.sort_by("feature")
     features = results.column("feature").to_numpy()
@@ -161,6 +163,8 @@ def finish_table(results: pa.Table, stats: pa.Table, clean: CleanCriteria) -> pa
     density = picked.column("density").to_numpy()
     generic = np.array([is_generic(label) for label in labels], bool)
     duplicates = duplicate_of(labels, _numpy(results, "pearson"), features)
+    alternatives = results.column("alternatives").to_pylist()
+    shown = disambiguate(labels, alternatives, duplicates)
     keywords = results.column("keywords").to_pylist()
     mixed = _numpy(results, "mixed").astype(bool)
     usable = (density < clean.max_density) & ~generic & (duplicates < 0) & ~mixed & ~_numpy(
@@ -172,8 +176,10 @@ def finish_table(results: pa.Table, stats: pa.Table, clean: CleanCriteria) -> pa
 
     columns = {
         "feature": results.column("feature").cast(pa.int32()),
-        "label": pa.array(disambiguate(labels, keywords, duplicates), pa.string()),
-        "keywords": results.column("keywords"),
+        "label": pa.array(shown, pa.string()),
+        "keywords": pa.array([[k for k in words or () if normalise(k) != normalise(label)]
+                              for label, words in zip(shown, keywords, strict=True)],
+                             pa.list_(pa.string())),
         "contrast": results.column("contrast"),
         "mixed": pa.array(mixed),
         "backend": results.column("backend"),
