@@ -116,12 +116,15 @@ def test_ground_truths(world):
 
 
 def test_query_sets(tmp_path):
-    for name in ("astro", "ml", "astro-heldout", "ml-heldout"):
+    held_out = ("astro-heldout", "ml-heldout", "astro-heldout3", "ml-heldout3")
+    for name in ("astro", "ml", *held_out):
         query_set = load_query_set(name)
-        assert len(query_set.queries) >= 24 and query_set.field
-    tuning = {q for name in ("astro", "ml") for q, _ in load_query_set(name).queries}
-    assert not tuning & {q for name in ("astro-heldout", "ml-heldout")
-                         for q, _ in load_query_set(name).queries}
+        assert len(query_set.queries) >= 23 and query_set.field
+    seen: set[str] = set()
+    for name in ("astro", "ml", *held_out):  # every set is new questions
+        queries = {q for q, _ in load_query_set(name).queries}
+        assert not seen & queries, name
+        seen |= queries
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"queries": [{"query": "x"}]}))
     with pytest.raises(DisentangleError, match="field"):
