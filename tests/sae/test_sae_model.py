@@ -6,10 +6,15 @@ import torch
 from disentangle.sae.model import _group_size, top_k
 
 
-@pytest.mark.parametrize(("n", "k"), [(64, 4), (3072, 32), (1536, 64), (384, 128), (97, 5)])
-def test_top_k_matches_torch_topk(n: int, k: int) -> None:
+@pytest.mark.parametrize(("n", "k"), [(64, 4), (3072, 32), (1536, 64), (384, 128), (97, 5),
+                                    (50, 50)])
+@pytest.mark.parametrize(("dtype", "transposed"), [(torch.float32, False),
+                                                   (torch.float64, True)])
+def test_top_k_matches_torch_topk(n: int, k: int, dtype: torch.dtype, transposed: bool) -> None:
     generator = torch.Generator().manual_seed(n + k)
-    pre = torch.randn(64, n, generator=generator)
+    pre = torch.randn(64, n, generator=generator, dtype=dtype)
+    if transposed:  # a non-contiguous view
+        pre = pre.T.contiguous().T
     pre[0] = float("-inf")  # an all-masked row (AuxK with no dead latent)
     pre[1, : n // 2] = float("-inf")
     pre[2] = pre[2].round()  # many ties

@@ -151,9 +151,6 @@ class TopKSAE(nn.Module):
     """Top-k SAE with a learned pre-bias, tied initialisation and a unit-norm decoder; the
     base of the architecture variants."""
 
-    compact_decode = False
-    """Whether codes are mostly zeros, so decoding should skip them (BatchTopK's are)."""
-
     def __init__(self, config: SAEConfig, *, seed: int | None = None) -> None:
         super().__init__()
         self.config = config
@@ -232,22 +229,19 @@ class TopKSAE(nn.Module):
 
     def decode_directions(self, values: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
         """``Σ_j values[j] · W_dec[indices[j]]`` without ``b_pre``: AuxK reconstructs a residual,
-        which has no offset. One ``embedding_bag`` gather, never ``[batch, n]`` latents.
-
-        With ``compact_decode`` (on CPU) only the non-zero entries are gathered, as bags of
-        varying size: the same sums (a zero term adds nothing) and the same gradients (a zero
-        value's gradient dies at the ReLU or the selection that zeroed it)."""
+        which has no offset. A gather of the code's decoder rows per input, never
+        ``[batch, n]`` latents: on CPU one compiled loop that skips zero values
+        (``kernels.combine``; BatchTopK's codes are mostly zero padding), on a GPU one
+        ``embedding_bag``. ``values`` are post-ReLU: a zero value gets a zero gradient."""
         flat = indices.reshape(-1, indices.shape[-1])
         weights = values.reshape(flat.shape).to(self.W_dec.dtype)
-        if self.compact_decode and not flat.is_cuda:
-            keep = weights != 0
-            sizes = keep.sum(1)
-            out = nn.functional.embedding_bag(
-                flat[keep], self.W_dec, offsets=sizes.cumsum(0) - sizes,
-                per_sample_weights=weights[keep], mode="sum")
-        else:
+        if flat.is_cuda:
             out = nn.functional.embedding_bag(flat, self.W_dec, per_sample_weights=weights,
                                               mode="sum")
+        else:
+            from disentangle.sae import kernels  # numba: compiled on first use, CPU only
+
+            out = kernels.combine(weights, flat, self.W_dec)
         return out.reshape(*indices.shape[:-1], self.config.d)
 
     def decode_dense(self, latents: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,121 @@
+"""CPU kernels of the training step's sparse parts, compiled by numba.
+
+At d = 384 the sparse parts of a top-k step were many small torch operations, each a separate
+pass over memory with its own fixed costs: ``embedding_bag`` for the decoder (its backward
+sorts the indices, and its value gradient took longer than the forward and the weight
+gradient together) and a CSR matrix (argsort, bincount, a sparse product) for the encoder's
+weight gradient. Each kernel here is one loop over the batch's rows that touches a selected
+latent's weight row once. They run on one thread in a fixed order, so a step
+gives the same bits at any torch thread count (``threads.ThreadChooser`` picks the count by
+timing). A GPU keeps the torch path.
+
+The first call compiles a kernel (seconds); numba caches the machine code on disk
+(``cache=True``), so later processes load it. Kernels take NumPy views of CPU tensors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numba
+import numpy as np
+import torch
+
+_FLOAT_SUMS = {"reassoc", "contract"}
+"""Let sums over ``d`` use vector lanes and fused multiply-adds: the order is fixed by the
+compiled code, not by the thread count, so results stay reproducible."""
+
+
+@numba.njit(cache=True, boundscheck=False, fastmath=_FLOAT_SUMS)
+def combine_rows(values: np.ndarray, indices: np.ndarray, weight: np.ndarray,
+                 out: np.ndarray) -> None:
+    """``out[b] = Σ_j values[b, j] · weight[indices[b, j]]``, zero values skipped: a
+    decoder's reconstruction from a sparse code. (Row views are taken outside the inner
+    loops here and below: indexing the 2-d arrays inside them kept LLVM from vectorising.)"""
+    batch, width = values.shape
+    for b in range(batch):
+        total = out[b]
+        total[:] = 0
+        for j in range(width):
+            value = values[b, j]
+            if value != 0:
+                row = weight[indices[b, j]]
+                for t in range(total.shape[0]):
+                    total[t] += value * row[t]
+
+
+@numba.njit(cache=True, boundscheck=False, fastmath=_FLOAT_SUMS)
+def row_dots(values: np.ndarray, indices: np.ndarray, weight: np.ndarray, y: np.ndarray,
+             out: np.ndarray) -> None:
+    """``out[b, j] = ⟨y[b], weight[indices[b, j]]⟩`` where ``values[b, j] ≠ 0``, else 0: the
+    gradient of ``combine_rows`` for its values, given ``y`` the gradient of its output, for
+    post-ReLU values (a zero value's gradient dies at the ReLU that zeroed it)."""
+    batch, width = values.shape
+    for b in range(batch):
+        target = y[b]
+        for j in range(width):
+            out[b, j] = 0  # the sum starts from out's element: it then has out's dtype
+            if values[b, j] != 0:
+                row = weight[indices[b, j]]
+                total = out[b, j]
+                for t in range(target.shape[0]):
+                    total += target[t] * row[t]
+                out[b, j] = total
+
+
+@numba.njit(cache=True, boundscheck=False, fastmath=_FLOAT_SUMS)
+def scatter_rows(values: np.ndarray, indices: np.ndarray, y: np.ndarray,
+                 out: np.ndarray) -> None:
+    """``out[indices[b, j]] += values[b, j] · y[b]`` for every non-zero value: a weight
+    gradient of a sparse product (decoder: code values × output gradient; encoder: gradient
+    of the selected pre-activations × centred input)."""
+    batch, width = values.shape
+    for b in range(batch):
+        source = y[b]
+        for j in range(width):
+            value = values[b, j]
+            if value != 0:
+                row = out[indices[b, j]]
+                for t in range(source.shape[0]):
+                    row[t] += value * source[t]
+
+class _Combine(torch.autograd.Function):
+    """``combine_rows`` with its gradients: ``row_dots`` for the values, ``scatter_rows``
+    for the weight."""
+
+    @staticmethod
+    def forward(ctx: Any, values: torch.Tensor, indices: torch.Tensor,  # type: ignore[override]
+                weight: torch.Tensor) -> torch.Tensor:
+        values, indices = values.detach().contiguous(), indices.contiguous()
+        out = weight.new_empty(values.shape[0], weight.shape[1])
+        combine_rows(values.numpy(), indices.numpy(), weight.detach().numpy(), out.numpy())
+        ctx.save_for_backward(values, indices, weight)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: torch.Tensor  # type: ignore[override]
+                 ) -> tuple[torch.Tensor | None, None, torch.Tensor | None]:
+        values, indices, weight = ctx.saved_tensors
+        grad = grad_out.contiguous().numpy()
+        grad_values = grad_weight = None
+        if ctx.needs_input_grad[0]:
+            grad_values = torch.empty_like(values)
+            row_dots(values.numpy(), indices.numpy(), weight.detach().numpy(), grad,
+                     grad_values.numpy())
+        if ctx.needs_input_grad[2]:
+            grad_weight = torch.zeros_like(weight)
+            scatter_rows(values.numpy(), indices.numpy(), grad, grad_weight.numpy())
+        return grad_values, None, grad_weight
+
+
+def combine(values: torch.Tensor, indices: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """``Σ_j values[b, j] · weight[indices[b, j]]`` for ``[B, w]`` codes of post-ReLU values,
+    differentiable in ``values`` and ``weight`` (a zero value gets a zero gradient)."""
+    return _Combine.apply(values, indices, weight)
+
+
+def scatter(values: torch.Tensor, indices: torch.Tensor, y: torch.Tensor,
+            out: torch.Tensor) -> None:
+    """``out[indices[b, j]] += values[b, j] · y[b]`` in place (no autograd)."""
+    scatter_rows(values.detach().contiguous().numpy(), indices.contiguous().numpy(),
+                 y.detach().contiguous().numpy(), out.numpy())
