@@ -1,7 +1,8 @@
 """CPU kernels of the training step's sparse parts, compiled by numba.
 
-At d = 384 the sparse parts of a top-k step were many small torch operations, each a separate
-pass over memory with its own fixed costs: ``embedding_bag`` for the decoder (its backward
+At d = 384 the selection and the sparse parts of a top-k step were many small torch operations,
+each a separate pass over memory with its own fixed costs: a grouped top-k of five tensor
+operations (two of them heap-based ``topk``), ``embedding_bag`` for the decoder (its backward
 sorts the indices, and its value gradient took longer than the forward and the weight
 gradient together) and a CSR matrix (argsort, bincount, a sparse product) for the encoder's
 weight gradient. Each kernel here is one loop over the batch's rows that touches a selected
@@ -24,6 +25,81 @@ import torch
 _FLOAT_SUMS = {"reassoc", "contract"}
 """Let sums over ``d`` use vector lanes and fused multiply-adds: the order is fixed by the
 compiled code, not by the thread count, so results stay reproducible."""
+
+
+@numba.njit(cache=True, boundscheck=False, inline="always")
+def _key(bits: int) -> int:
+    """An int32 that orders like the float32 whose bits it is given (negatives reversed)."""
+    return bits ^ ((bits >> 31) & 0x7FFFFFFF)
+
+
+@numba.njit(cache=True, boundscheck=False)
+def _threshold(keys: np.ndarray, m: int, k: int, enough: int) -> int:
+    """A key ``t`` with between ``k`` and ``enough`` of ``keys[:m]`` at least ``t``, or, if no
+    key has that many, the ``k``-th largest key. A bisection on the key's value whose steps
+    count branch-free over all ``m`` keys: no data-dependent branches to mispredict, which
+    is what a quickselect (or torch's heap) pays for on every comparison."""
+    lo, hi = np.int64(keys[0]), np.int64(keys[0])
+    for i in range(1, m):
+        lo, hi = min(lo, np.int64(keys[i])), max(hi, np.int64(keys[i]))
+    while lo < hi:
+        mid = lo + (hi - lo + 1) // 2
+        probe = np.int32(mid)
+        count = 0
+        for i in range(m):
+            count += keys[i] >= probe
+        if count >= k:
+            lo = mid
+            if count <= enough:
+                break
+        else:
+            hi = mid - 1
+    return lo
+
+
+@numba.njit(cache=True, boundscheck=False)
+def top_k_rows(bits: np.ndarray, k: int, size: int, out: np.ndarray) -> None:
+    """The columns of each row's ``k`` largest float32 entries (given as their int32 bits),
+    unsorted, into ``out``; ties at the ``k``-th value are taken in candidate order.
+
+    As ``model.top_k`` argues, only the groups whose maximum reaches a threshold ``t`` (any
+    ``t`` that at least ``k`` group maxima reach) can hold the top ``k``; the row is cut into
+    ``n / size`` interleaved groups (group ``g``: columns ``g``, ``g + G``, …, so the maxima
+    are a vectorised pass), ``t`` is chosen among the maxima, and the top ``k`` among the
+    chosen groups' entries."""
+    batch, n = bits.shape
+    groups = n // size
+    maxima = np.empty(groups, np.int32)
+    keys = np.empty(n, np.int32)
+    columns = np.empty(n, np.int64)
+    for b in range(batch):
+        row = bits[b]
+        for g in range(groups):
+            maxima[g] = _key(row[g])
+        for s in range(1, size):
+            part = row[s * groups:(s + 1) * groups]
+            for g in range(groups):
+                maxima[g] = max(maxima[g], _key(part[g]))
+        threshold = _threshold(maxima, groups, k, 2 * k)
+        count = 0
+        for g in range(groups):
+            if maxima[g] >= threshold:
+                for s in range(size):
+                    keys[count] = _key(row[s * groups + g])
+                    columns[count] = s * groups + g
+                    count += 1
+        kth = _threshold(keys, count, k, k)
+        taken = 0
+        for j in range(count):
+            if keys[j] > kth:
+                out[b, taken] = columns[j]
+                taken += 1
+        for j in range(count):
+            if taken == k:
+                break
+            if keys[j] == kth:
+                out[b, taken] = columns[j]
+                taken += 1
 
 
 @numba.njit(cache=True, boundscheck=False, fastmath=_FLOAT_SUMS)
@@ -78,6 +154,16 @@ def scatter_rows(values: np.ndarray, indices: np.ndarray, y: np.ndarray,
                 row = out[indices[b, j]]
                 for t in range(source.shape[0]):
                     row[t] += value * source[t]
+
+def top_k(pre: torch.Tensor, k: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(values, indices)`` of each row's ``k`` largest entries of a float32 CPU ``pre``,
+    unsorted, searching groups of ``size`` (``model._group_size``). The values are gathered
+    by torch, so they keep ``pre``'s autograd history (the dense reference path
+    differentiates through them)."""
+    indices = torch.empty(pre.shape[0], k, dtype=torch.long)
+    top_k_rows(pre.detach().contiguous().view(torch.int32).numpy(), k, size, indices.numpy())
+    return pre.gather(1, indices), indices
+
 
 class _Combine(torch.autograd.Function):
     """``combine_rows`` with its gradients: ``row_dots`` for the values, ``scatter_rows``
