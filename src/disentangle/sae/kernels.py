@@ -34,11 +34,13 @@ def _key(bits: int) -> int:
 
 
 @numba.njit(cache=True, boundscheck=False)
-def _threshold(keys: np.ndarray, m: int, k: int, enough: int) -> int:
-    """A key ``t`` with between ``k`` and ``enough`` of ``keys[:m]`` at least ``t``, or, if no
-    key has that many, the ``k``-th largest key. A bisection on the key's value whose steps
-    count branch-free over all ``m`` keys: no data-dependent branches to mispredict, which
-    is what a quickselect (or torch's heap) pays for on every comparison."""
+def _bisect(keys: np.ndarray, ids: np.ndarray, m: int, k: int, enough: int) -> tuple[int, int]:
+    """``(t, m')``: a key ``t`` that between ``k`` and ``enough`` of ``keys[:m]`` reach, or, if
+    none, the ``k``-th largest key; ``keys[:m']`` (with their ``ids``) still hold every key
+    ``≥ t``, in their order. A bisection on the key's value whose steps count branch-free
+    over the keys, so there are no data-dependent branches to mispredict (which a quickselect
+    or torch's heap pays for on every comparison); the keys below a probe that at least ``k``
+    reach are dropped once they are the majority, so later steps count fewer."""
     lo, hi = np.int64(keys[0]), np.int64(keys[0])
     for i in range(1, m):
         lo, hi = min(lo, np.int64(keys[i])), max(hi, np.int64(keys[i]))
@@ -48,30 +50,39 @@ def _threshold(keys: np.ndarray, m: int, k: int, enough: int) -> int:
         count = 0
         for i in range(m):
             count += keys[i] >= probe
-        if count >= k:
-            lo = mid
-            if count <= enough:
-                break
-        else:
+        if count < k:
             hi = mid - 1
-    return lo
+            continue
+        lo = mid
+        if 2 * count <= m:
+            kept = 0
+            for i in range(m):  # branch-free compaction: write always, advance if kept
+                keys[kept], ids[kept] = keys[i], ids[i]
+                kept += keys[i] >= probe
+            m = kept
+        if count <= enough:
+            break
+    return lo, m
 
 
 @numba.njit(cache=True, boundscheck=False)
-def top_k_rows(bits: np.ndarray, k: int, size: int, out: np.ndarray) -> None:
-    """The columns of each row's ``k`` largest float32 entries (given as their int32 bits),
-    unsorted, into ``out``; ties at the ``k``-th value are taken in candidate order.
+def top_k_rows(bits: np.ndarray, k: int, size: int, out_bits: np.ndarray,
+               out_columns: np.ndarray) -> None:
+    """Each row's ``k`` largest float32 entries (given and returned as their int32 bits) and
+    their columns, unsorted; ties at the ``k``-th value are taken in candidate order.
 
     As ``model.top_k`` argues, only the groups whose maximum reaches a threshold ``t`` (any
     ``t`` that at least ``k`` group maxima reach) can hold the top ``k``; the row is cut into
     ``n / size`` interleaved groups (group ``g``: columns ``g``, ``g + G``, …, so the maxima
-    are a vectorised pass), ``t`` is chosen among the maxima, and the top ``k`` among the
-    chosen groups' entries."""
+    are a vectorised pass), ``t`` is chosen among the maxima (``k`` to ``1.25·k`` of them
+    reaching it), and the top ``k`` among the chosen groups' entries."""
     batch, n = bits.shape
     groups = n // size
     maxima = np.empty(groups, np.int32)
+    group_keys = np.empty(groups, np.int32)
+    group_ids = np.empty(groups, np.int64)
     keys = np.empty(n, np.int32)
-    columns = np.empty(n, np.int64)
+    ids = np.empty(n, np.int64)
     for b in range(batch):
         row = bits[b]
         for g in range(groups):
@@ -80,26 +91,30 @@ def top_k_rows(bits: np.ndarray, k: int, size: int, out: np.ndarray) -> None:
             part = row[s * groups:(s + 1) * groups]
             for g in range(groups):
                 maxima[g] = max(maxima[g], _key(part[g]))
-        threshold = _threshold(maxima, groups, k, 2 * k)
-        count = 0
         for g in range(groups):
+            group_keys[g], group_ids[g] = maxima[g], g
+        threshold, chosen = _bisect(group_keys, group_ids, groups, k, k + k // 4)
+        count = 0
+        for g in group_ids[:chosen]:
             if maxima[g] >= threshold:
                 for s in range(size):
                     keys[count] = _key(row[s * groups + g])
-                    columns[count] = s * groups + g
+                    ids[count] = s * groups + g
                     count += 1
-        kth = _threshold(keys, count, k, k)
+        kth, count = _bisect(keys, ids, count, k, k)
         taken = 0
         for j in range(count):
             if keys[j] > kth:
-                out[b, taken] = columns[j]
+                out_columns[b, taken] = ids[j]
                 taken += 1
         for j in range(count):
             if taken == k:
                 break
             if keys[j] == kth:
-                out[b, taken] = columns[j]
+                out_columns[b, taken] = ids[j]
                 taken += 1
+        for j in range(k):
+            out_bits[b, j] = row[out_columns[b, j]]
 
 
 @numba.njit(cache=True, boundscheck=False, fastmath=_FLOAT_SUMS)
@@ -157,12 +172,16 @@ def scatter_rows(values: np.ndarray, indices: np.ndarray, y: np.ndarray,
 
 def top_k(pre: torch.Tensor, k: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """``(values, indices)`` of each row's ``k`` largest entries of a float32 CPU ``pre``,
-    unsorted, searching groups of ``size`` (``model._group_size``). The values are gathered
-    by torch, so they keep ``pre``'s autograd history (the dense reference path
-    differentiates through them)."""
+    unsorted, searching groups of ``size`` (``model._group_size``). If ``pre`` needs a
+    gradient (the dense reference path), the values are gathered by torch instead, to keep
+    its autograd history."""
+    values = torch.empty(pre.shape[0], k, dtype=torch.int32)
     indices = torch.empty(pre.shape[0], k, dtype=torch.long)
-    top_k_rows(pre.detach().contiguous().view(torch.int32).numpy(), k, size, indices.numpy())
-    return pre.gather(1, indices), indices
+    top_k_rows(pre.detach().contiguous().view(torch.int32).numpy(), k, size, values.numpy(),
+               indices.numpy())
+    if pre.requires_grad:
+        return pre.gather(1, indices), indices
+    return values.view(torch.float32), indices
 
 
 class _Combine(torch.autograd.Function):
