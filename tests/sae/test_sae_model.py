@@ -1,4 +1,4 @@
-"""The grouped CPU top-k selects what torch's top-k selects."""
+"""The grouped CPU top-k (a compiled kernel) selects what torch's top-k selects."""
 
 import pytest
 import torch
@@ -6,13 +6,19 @@ import torch
 from disentangle.sae.model import _group_size, top_k
 
 
-@pytest.mark.parametrize(("n", "k"), [(64, 4), (3072, 32), (1536, 64), (384, 128), (97, 5)])
-def test_top_k_matches_torch_topk(n: int, k: int) -> None:
+@pytest.mark.parametrize(("n", "k"), [(64, 4), (3072, 32), (1536, 64), (384, 128), (97, 5),
+                                    (50, 50)])
+@pytest.mark.parametrize("transposed", [False, True])
+def test_top_k_matches_torch_topk(n: int, k: int, transposed: bool) -> None:
     generator = torch.Generator().manual_seed(n + k)
     pre = torch.randn(64, n, generator=generator)
+    if transposed:  # a non-contiguous view
+        pre = pre.T.contiguous().T
     pre[0] = float("-inf")  # an all-masked row (AuxK with no dead latent)
     pre[1, : n // 2] = float("-inf")
     pre[2] = pre[2].round()  # many ties
+    pre[3, ::2] = -pre[3, ::2].abs()  # negatives only in some groups
+    pre[4, 5] = -0.0
     expected = pre.topk(k, dim=1, sorted=True).values
     values, indices = top_k(pre, k, sorted=True)
     assert torch.equal(values, expected)

@@ -2,10 +2,11 @@
 
 Autograd through ``topk`` of dense ``[batch, n]`` pre-activations would build a dense
 ``[batch, n]`` gradient and multiply it by ``x`` (as costly as the forward matmul), though only
-``k`` (plus ``k_aux``) entries per row are non-zero. Here the backward builds that gradient as
-a sparse CSR matrix of latents × rows and multiplies it by the centred input instead. (The
-per-row width is that of the model's ``select_training``: ``k``, or BatchTopK's ``w ≤ c``,
-whose zero padding gets a zero gradient.)
+``k`` (plus ``k_aux``) entries per row are non-zero. Here the backward adds each selected
+entry's gradient times its centred input row into its latent's weight-gradient row instead: a
+compiled scatter on CPU (``kernels.scatter``), a CSR product on a GPU. (The per-row width is
+that of the model's ``select_training``: ``k``, or BatchTopK's ``w ≤ c``, whose zero padding
+gets a zero gradient.)
 
 The same forward also selects the AuxK latents (top ``k_aux`` among dead ones) from the one
 pre-activation matrix, so AuxK costs a masked ``topk`` and no second matmul.
@@ -73,16 +74,6 @@ def _top_dead(
     return values, torch.cat([dead, live]).expand(batch, -1).contiguous()
 
 
-def _argsort_indices(flat: torch.Tensor) -> torch.Tensor:
-    """Stable argsort of a batch's latent indices. On CPU it runs single-threaded: torch's
-    parallel sort synchronises its threads many times, and on a busy 2-core machine that took
-    ~550 ms for 65k indices against ~1 ms on one thread (measured, benchmarks/train_speed.py)."""
-    if flat.is_cuda:
-        return flat.argsort(stable=True)
-    with single_threaded():
-        return flat.argsort(stable=True)
-
-
 def _thread_invariant_vecmat(vector: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
     """``vector @ matrix`` with the same bits at every CPU thread count: the parallel
     matrix-vector product splits its sums by thread, so a step's result would depend on the
@@ -94,36 +85,29 @@ def _thread_invariant_vecmat(vector: torch.Tensor, matrix: torch.Tensor) -> torc
         return vector @ matrix
 
 
-def _latent_by_row(
-    latents: torch.Tensor, rows: torch.Tensor, weights: torch.Tensor, n: int, batch: int
-) -> torch.Tensor:
-    """The sparse ``[n, batch]`` matrix ``G[latents[e], rows[e]] = weights[e]`` in CSR form
-    (duplicate entries are summed by the product)."""
-    order = _argsort_indices(latents)
-    crow = torch.zeros(n + 1, dtype=torch.long, device=latents.device)
+def _weight_gradient(picked: torch.Tensor, grads: torch.Tensor, x_centered: torch.Tensor,
+                     n: int) -> torch.Tensor:
+    """``G @ x_centered`` for the sparse ``[n, batch]`` matrix ``G[picked[b, j], b] =
+    grads[b, j]`` (repeated latents summed). On CPU one compiled scatter of the entries with a
+    non-zero gradient (``kernels.scatter``: one thread, a fixed order); on a GPU a CSR product,
+    every entry kept (filtering would need a host sync)."""
+    if not picked.is_cuda:
+        from disentangle.sae import kernels  # numba: compiled on first use, CPU only
+
+        out = x_centered.new_zeros(n, x_centered.shape[1])
+        kernels.scatter(grads, picked, x_centered, out)
+        return out
+    batch, width = picked.shape
+    latents = picked.reshape(-1)
+    order = latents.argsort(stable=True)
+    rows = torch.arange(batch, device=picked.device).repeat_interleave(width)
+    crow = torch.zeros(n + 1, dtype=torch.long, device=picked.device)
     crow[1:] = torch.bincount(latents, minlength=n).cumsum(0)
     with warnings.catch_warnings():  # "CSR support is in beta": the product we use is stable
         warnings.simplefilter("ignore", UserWarning)
-        return torch.sparse_csr_tensor(
-            crow, rows[order], weights[order], (n, batch), check_invariants=False,
-        )
-
-
-def _nonzero_entries(
-    picked: torch.Tensor, grads: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``(latents, rows, grads)`` of the selected entries with a non-zero gradient, flat.
-
-    Entries the ReLU zeroed, and BatchTopK's padding, have a zero gradient: leaving them out
-    of the weight-gradient product changes nothing but its cost. On a GPU the filter would
-    need a host sync, so there every entry stays."""
-    batch, width = picked.shape
-    positions = torch.arange(batch * width, device=picked.device)
-    flat_grads = grads.reshape(-1)
-    if not picked.is_cuda:
-        positions = positions[flat_grads != 0]
-    return (picked.reshape(-1)[positions], torch.div(positions, width, rounding_mode="floor"),
-            flat_grads[positions])
+        matrix = torch.sparse_csr_tensor(crow, rows[order], grads.reshape(-1)[order],
+                                         (n, batch), check_invariants=False)
+    return matrix @ x_centered
 
 
 class _SparseTopKEncode(torch.autograd.Function):
@@ -159,12 +143,11 @@ class _SparseTopKEncode(torch.autograd.Function):
     ) -> tuple[torch.Tensor | None, ...]:
         x_centered, w_enc, indices, aux_indices = ctx.saved_tensors
         n = w_enc.shape[0]
-        latents, rows, grads = _nonzero_entries(
-            torch.cat([indices, aux_indices], dim=1),
-            torch.cat([grad_values, grad_aux_values], dim=1).to(w_enc.dtype))
+        picked = torch.cat([indices, aux_indices], dim=1)
+        grads = torch.cat([grad_values, grad_aux_values], dim=1).to(w_enc.dtype)
         grad_b_lat = torch.zeros(n, dtype=w_enc.dtype, device=w_enc.device)
-        grad_b_lat.index_add_(0, latents, grads)
-        grad_w_enc = _latent_by_row(latents, rows, grads, n, x_centered.shape[0]) @ x_centered
+        grad_b_lat.index_add_(0, picked.reshape(-1), grads.reshape(-1))
+        grad_w_enc = _weight_gradient(picked, grads, x_centered, n)
         # ∂/∂b_pre of Σ_b Σ_j g[b,j]·(W_enc[i_bj] · (x_b − b_pre)) = −Σ_i grad_b_lat[i]·W_enc[i]
         grad_b_pre = -_thread_invariant_vecmat(grad_b_lat, w_enc)
         return None, grad_w_enc, grad_b_lat, grad_b_pre, None, None, None

@@ -109,21 +109,21 @@ def top_k(pre: torch.Tensor, k: int, sorted: bool = False) -> tuple[torch.Tensor
     ``G`` interleaved groups of ``s`` entries; the ``k`` groups with the largest maxima hold
     every entry of the top ``k`` (each of those groups has an entry at least as large as the
     ``k``-th largest group maximum, so the ``k``-th largest entry is too, and no entry of
-    another group can exceed it), so one vectorised max per group, a top-``k`` over the ``G``
-    maxima and one over the ``k·s`` gathered entries replace the top-``k`` over ``n``. With
-    ``s ≈ √(n/k)`` that is about ``2√(nk)`` heap entries instead of ``n``.
+    another group can exceed it), so one pass for the group maxima, a selection among the
+    ``G`` maxima and one among the ``k·s`` entries of the chosen groups replace the top-``k``
+    over ``n``; with ``s ≈ √(n/k)`` that is about ``2√(nk)`` entries instead of ``n``. It runs
+    as one compiled loop per row (``kernels.top_k_rows``) for float32 on CPU; other dtypes
+    and GPUs use ``torch.topk``.
     """
-    batch, n = pre.shape
-    size = _group_size(n, k)
-    if pre.is_cuda or size < 2:
+    if pre.is_cuda or pre.dtype != torch.float32 or not 0 < k <= pre.shape[1]:
         return pre.topk(k, dim=1, sorted=sorted)
-    groups = n // size
-    maxima = pre.view(batch, size, groups).amax(1)  # group g: columns g, g + G, g + 2G, …
-    best = maxima.topk(k, dim=1, sorted=False).indices
-    candidates = (best.unsqueeze(2) + groups * torch.arange(size, device=pre.device)).view(
-        batch, k * size)
-    values, picked = pre.gather(1, candidates).topk(k, dim=1, sorted=sorted)
-    return values, candidates.gather(1, picked)
+    from disentangle.sae import kernels  # numba: compiled on first use, CPU only
+
+    values, indices = kernels.top_k(pre, k, _group_size(pre.shape[1], k))
+    if sorted:
+        values, order = values.sort(dim=1, descending=True)
+        indices = indices.gather(1, order)
+    return values, indices
 
 
 def _group_size(n: int, k: int) -> int:
@@ -150,9 +150,6 @@ class SparseCode(NamedTuple):
 class TopKSAE(nn.Module):
     """Top-k SAE with a learned pre-bias, tied initialisation and a unit-norm decoder; the
     base of the architecture variants."""
-
-    compact_decode = False
-    """Whether codes are mostly zeros, so decoding should skip them (BatchTopK's are)."""
 
     def __init__(self, config: SAEConfig, *, seed: int | None = None) -> None:
         super().__init__()
@@ -232,22 +229,19 @@ class TopKSAE(nn.Module):
 
     def decode_directions(self, values: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
         """``Σ_j values[j] · W_dec[indices[j]]`` without ``b_pre``: AuxK reconstructs a residual,
-        which has no offset. One ``embedding_bag`` gather, never ``[batch, n]`` latents.
-
-        With ``compact_decode`` (on CPU) only the non-zero entries are gathered, as bags of
-        varying size: the same sums (a zero term adds nothing) and the same gradients (a zero
-        value's gradient dies at the ReLU or the selection that zeroed it)."""
+        which has no offset. A gather of the code's decoder rows per input, never
+        ``[batch, n]`` latents: on CPU one compiled loop that skips zero values
+        (``kernels.combine``; BatchTopK's codes are mostly zero padding), on a GPU one
+        ``embedding_bag``. ``values`` are post-ReLU: a zero value gets a zero gradient."""
         flat = indices.reshape(-1, indices.shape[-1])
         weights = values.reshape(flat.shape).to(self.W_dec.dtype)
-        if self.compact_decode and not flat.is_cuda:
-            keep = weights != 0
-            sizes = keep.sum(1)
-            out = nn.functional.embedding_bag(
-                flat[keep], self.W_dec, offsets=sizes.cumsum(0) - sizes,
-                per_sample_weights=weights[keep], mode="sum")
-        else:
+        if flat.is_cuda:
             out = nn.functional.embedding_bag(flat, self.W_dec, per_sample_weights=weights,
                                               mode="sum")
+        else:
+            from disentangle.sae import kernels  # numba: compiled on first use, CPU only
+
+            out = kernels.combine(weights, flat, self.W_dec)
         return out.reshape(*indices.shape[:-1], self.config.d)
 
     def decode_dense(self, latents: torch.Tensor) -> torch.Tensor:

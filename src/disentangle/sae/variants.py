@@ -44,7 +44,6 @@ class BatchTopKSAE(TopKSAE):
     inference."""
 
     threshold: torch.Tensor
-    compact_decode = True  # B·k kept of B·w code entries: the padding is zeros
 
     def __init__(self, config: SAEConfig, *, seed: int | None = None) -> None:
         super().__init__(config, seed=seed)
