@@ -170,6 +170,7 @@ def scatter_rows(values: np.ndarray, indices: np.ndarray, y: np.ndarray,
                 for t in range(source.shape[0]):
                     row[t] += value * source[t]
 
+
 def top_k(pre: torch.Tensor, k: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """``(values, indices)`` of each row's ``k`` largest entries of a float32 CPU ``pre``,
     unsorted, searching groups of ``size`` (``model._group_size``). If ``pre`` needs a
