@@ -269,3 +269,17 @@ def test_a_hyphenated_word_gives_way_to_the_term_most_of_its_papers_use() -> Non
                       + [f"The early-type {next(unique)}\n\nThe early-type again."
                          for _ in range(2)])
     assert label.text == "early-type galaxies", label.evidence
+
+
+def test_a_single_word_gives_way_to_a_term_whose_qualifier_all_its_papers_share() -> None:
+    """"air fluorescence" is written side by side in only half the papers, but every paper
+    on the fluorescence of air says "air"; where half the papers never do, it stays a word."""
+    def papers(elsewhere: str) -> list[str]:
+        unique = iter(f"word{i}" for i in range(10))
+        return ([f"The fluorescence {next(unique)}\n\nAir fluorescence is measured." for _ in
+                 range(5)]
+                + [f"The fluorescence {next(unique)}\n\nFluorescence yield in {elsewhere}."
+                   for _ in range(5)])
+    label = _labelled(papers("air"))
+    assert label.text == "air fluorescence" and not label.mixed, label.evidence
+    assert _labelled(papers("vacuum")).text == "fluorescence"

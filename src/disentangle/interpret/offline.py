@@ -179,7 +179,7 @@ class OfflineBackend:
         self._vectors: dict[str, np.ndarray] = {}
 
     def spec(self) -> dict[str, Any]:
-        return {"labeller": "concepts-v4", **asdict(self.config)}
+        return {"labeller": "concepts-v5", **asdict(self.config)}
 
     @property
     def background(self) -> Background:
@@ -377,8 +377,8 @@ class OfflineBackend:
         separation = _separation(self._doc_vectors(items.rows) @ vectors.T, items.active)
         total = np.array([c.score for c in options]) + cfg.separation_weight * separation
         rows = items.rows[items.active].tolist()
-        best = self._as_term(options[int(np.argmax(total))], ranked, rows)
         top_rows = items.rows[items.of_kind("top") & items.active].tolist()
+        best = self._as_term(options[int(np.argmax(total))], ranked, rows, top_rows)
         mixed = best.top_coverage < cfg.mixed_coverage
         chosen = [best]
         if mixed:
@@ -388,7 +388,7 @@ class OfflineBackend:
                      and self._coherence(c, top_rows) >= cfg.broad_coherence]
             pair = None if broad else self._synonyms(ranked, shortlist, top_rows)
             lead = [] if broad or pair else [
-                self._as_term(c, ranked, rows) for c in self._listable(ranked)
+                self._as_term(c, ranked, rows, top_rows) for c in self._listable(ranked)
                 if c.lead_title >= cfg.lead_title
                 and self._topicality(c.members) >= cfg.topical_floor][:1]
             if broad or pair or lead:
@@ -430,11 +430,16 @@ class OfflineBackend:
                 found.append(c)
         return found
 
-    def _as_term(self, best: Candidate, ranked: list[Candidate], rows: list[int]) -> Candidate:
+    def _as_term(self, best: Candidate, ranked: list[Candidate], rows: list[int],
+                 top_rows: list[int]) -> Candidate:
         """A single word (as written: "early-type" is one) gives way to the multi-word term
         holding it that covers nearly as many top documents ("string" → "cosmic strings",
         "generative" → "generative adversarial networks", "early-type" → "early-type
-        galaxies"): a reader names the term, not the word."""
+        galaxies"): a reader names the term, not the word. Failing that, to a term of
+        topical words whose others are in nearly every top document holding the word, even where
+        the papers do not write them side by side ("fluorescence" → "air fluorescence" on
+        papers about the fluorescence yield of air): the papers share the qualifier, so the
+        term is no narrower than the word."""
         if " " in self.index.surface(best.phrase, rows):
             return best
         cfg = self.config
@@ -442,10 +447,28 @@ class OfflineBackend:
         floor = max(cfg.term_share * best.top_coverage,
                     min(best.top_coverage, cfg.mixed_coverage))
         inside = f" {best.phrase} "
-        terms = [c for c in ranked if c.score > 0 and c.top_coverage >= floor
+        terms = [c for c in ranked if c.score > 0
                  and c.phrase.count(" ") > best.phrase.count(" ") and inside in f" {c.phrase} "]
-        return max(terms, key=lambda c: (c.phrase.count(" "), c.top_coverage, c.score)) \
-            if terms else best
+        covering = [c for c in terms if c.top_coverage >= floor]
+        if covering:
+            return max(covering, key=lambda c: (c.phrase.count(" "), c.top_coverage, c.score))
+        holding = self._holders(best, top_rows, self.index.phrases)
+        qualified = [c for c in terms if c.top_coverage >= cfg.mixed_coverage
+                     and self._qualifies(c, best, holding)]
+        return max(qualified, key=lambda c: (c.phrase.count(" "), c.top_coverage, c.score)) \
+            if qualified else best
+
+    def _qualifies(self, term: Candidate, word: Candidate, holding: set[int]) -> bool:
+        """Whether every word of ``term`` is topical (a word of every field, "web", names
+        papers of several topics, and a qualifier would name one of them) and each other word
+        is in ``term_share`` of the top documents that hold ``word`` (a qualifier the papers
+        share, not a subset of them)."""
+        cfg = self.config
+        return bool(holding) and all(
+            self._topicality((w,)) >= cfg.topical_floor
+            and (w == word.phrase or sum(w in self.index.phrases(row) for row in holding)
+                 >= cfg.term_share * len(holding))
+            for w in term.phrase.split())
 
     def _holders(self, candidate: Candidate, rows: Sequence[int],
                  phrases_of: Callable[[int], dict[str, str]]) -> set[int]:
