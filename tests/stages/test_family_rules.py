@@ -8,7 +8,7 @@ import numpy as np
 
 from disentangle.codes import SparseCodes
 from disentangle.families import Family, Nesting
-from disentangle.families.audit import MAX_MEMBERS
+from disentangle.families.extract import MAX_MEMBERS
 from disentangle.interpret.phrases import LabelCoverage, PhraseIndex
 from disentangle.stages.family_rules import FamilyRules
 

@@ -18,12 +18,12 @@ import numpy as np
 import pyarrow as pa
 
 from disentangle.errors import DisentangleError
+from disentangle.families.extract import MAX_MEMBERS
 from disentangle.judging import Judge, Tally, ask, verdict_of
 
 PACKET_STEM = "families"
 """Files: ``families-packet.md`` for the judge, ``families-key.json`` for the scorer."""
 VERDICTS = ("coherent", "mixed", "incoherent")
-MAX_MEMBERS = 12
 
 INSTRUCTIONS = """\
 # Judging feature families (blind)

@@ -46,6 +46,8 @@ Settle = Callable[[list["Family"]], list["Family"]]
 
 MIN_DIRECT_CHILDREN = 3
 MIN_SIZE = 4
+MAX_MEMBERS = 12
+"""Members a family rule keeps and a reader (or the audit packet) sees: about a dozen."""
 MAX_JACCARD = 0.6
 ITERATIONS = 3
 

@@ -451,12 +451,11 @@ class OfflineBackend:
                  and c.phrase.count(" ") > best.phrase.count(" ") and inside in f" {c.phrase} "]
         covering = [c for c in terms if c.top_coverage >= floor]
         if covering:
-            return max(covering, key=lambda c: (c.phrase.count(" "), c.top_coverage, c.score))
+            return _longest(covering)
         holding = self._holders(best, top_rows, self.index.phrases)
         qualified = [c for c in terms if c.top_coverage >= cfg.mixed_coverage
                      and self._qualifies(c, best, holding)]
-        return max(qualified, key=lambda c: (c.phrase.count(" "), c.top_coverage, c.score)) \
-            if qualified else best
+        return _longest(qualified) if qualified else best
 
     def _qualifies(self, term: Candidate, word: Candidate, holding: set[int]) -> bool:
         """Whether every word of ``term`` is topical (a word of every field, "web", names
@@ -580,6 +579,11 @@ class OfflineBackend:
         if new:
             vectors = np.asarray(self.embedder.embed(new), np.float32)
             self._vectors.update(zip(new, vectors, strict=True))
+
+
+def _longest(terms: Sequence[Candidate]) -> Candidate:
+    """The term with most words (then covering most top documents, then best scored)."""
+    return max(terms, key=lambda c: (c.phrase.count(" "), c.top_coverage, c.score))
 
 
 def _separation(cosines: np.ndarray, truth: np.ndarray) -> np.ndarray:

@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 from disentangle.codes import SparseCodes, feature_stats
 from disentangle.interpret.backend import Backend
 from disentangle.interpret.examples import ExampleConfig, ExampleSelector
-from disentangle.interpret.labels import disambiguate, duplicate_of, is_generic, normalise
+from disentangle.interpret.labels import disambiguate, duplicate_of, is_generic
 from disentangle.interpret.scoring import BalancedDesign, score
 from disentangle.io import read_parquet, write_parquet
 from disentangle.workspace import BatchStore
@@ -153,7 +153,7 @@ def finish_table(results: pa.Table, stats: pa.Table, clean: CleanCriteria) -> pa
     duplicate_of (-1 if none), clean (on the paper's design), clean_strict (on the realistic
     design). A label held by several features stays on the best-scored one; the others take
     their best alternative name (``duplicate_of`` says which one kept it), so every label
-    names one feature (and a keyword it took as its name is no longer listed beside it).
+    names one feature.
     """
     results = results.sort_by("feature")
     features = results.column("feature").to_numpy()
@@ -165,7 +165,6 @@ def finish_table(results: pa.Table, stats: pa.Table, clean: CleanCriteria) -> pa
     duplicates = duplicate_of(labels, _numpy(results, "pearson"), features)
     alternatives = results.column("alternatives").to_pylist()
     shown = disambiguate(labels, alternatives, duplicates)
-    keywords = results.column("keywords").to_pylist()
     mixed = _numpy(results, "mixed").astype(bool)
     usable = (density < clean.max_density) & ~generic & (duplicates < 0) & ~mixed & ~_numpy(
         results, "label_failed")
@@ -177,9 +176,7 @@ def finish_table(results: pa.Table, stats: pa.Table, clean: CleanCriteria) -> pa
     columns = {
         "feature": results.column("feature").cast(pa.int32()),
         "label": pa.array(shown, pa.string()),
-        "keywords": pa.array([[k for k in words or () if normalise(k) != normalise(label)]
-                              for label, words in zip(shown, keywords, strict=True)],
-                             pa.list_(pa.string())),
+        "keywords": results.column("keywords"),
         "contrast": results.column("contrast"),
         "mixed": pa.array(mixed),
         "backend": results.column("backend"),

@@ -36,7 +36,7 @@ from dataclasses import replace
 import numpy as np
 
 from disentangle.families import Family, Nesting
-from disentangle.families.audit import MAX_MEMBERS
+from disentangle.families.extract import MAX_MEMBERS
 from disentangle.families.split import two_groups
 from disentangle.interpret.phrases import LabelCoverage, PhraseIndex, label_phrases
 
