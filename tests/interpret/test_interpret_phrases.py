@@ -117,3 +117,10 @@ def test_background_counts_a_union_of_phrases_once_per_document() -> None:
     background = Background.sample(index, 4, seed=0)
     assert background.union_count(["dtw", "dynamic time warping"]) == 3
     assert background.union_count(["dtw"]) == 2
+
+
+def test_possessives_fold_and_math_takes_the_letters_glued_to_it() -> None:
+    phrases = document_phrases("Mercury's orbit. Ly$\\alpha$ forest at 21 cm; SNe Ia; HI.")
+    assert "mercury orbit" in phrases and "mercury's" not in phrases
+    assert "forest" in phrases and not any(p.split()[0] == "ly" for p in phrases)
+    assert "sne ia" in phrases

@@ -179,7 +179,7 @@ class OfflineBackend:
         self._vectors: dict[str, np.ndarray] = {}
 
     def spec(self) -> dict[str, Any]:
-        return {"labeller": "concepts-v5", **asdict(self.config)}
+        return {"labeller": "concepts-v6", **asdict(self.config)}
 
     @property
     def background(self) -> Background:
@@ -245,7 +245,8 @@ class OfflineBackend:
         need = min(cfg.min_documents, len(rows))
         counts = {p: c for p, c in self.index.document_frequency(rows).items() if c >= need}
         skip = absorbed_phrases(counts)
-        names = sorted(p for p in counts if p not in skip and self.grammar.is_noun_phrase(p))
+        names = sorted(p for p in counts if p not in skip and self.grammar.is_noun_phrase(p)
+                       and (len(p) > 2 or self.index.surface(p, rows).isupper()))
         if not names:
             return []
         position = {name: i for i, name in enumerate(names)}
@@ -378,6 +379,14 @@ class OfflineBackend:
         total = np.array([c.score for c in options]) + cfg.separation_weight * separation
         rows = items.rows[items.active].tolist()
         top_rows = items.rows[items.of_kind("top") & items.active].tolist()
+        if options[int(np.argmax(total))].top_coverage < cfg.mixed_coverage:
+            # a near-best term that most top documents hold names them before they are mixed
+            covering = np.array([c.top_coverage >= cfg.mixed_coverage
+                                 and " " in shortlist[c.phrase]
+                                 and self._topicality(c.members) >= cfg.topical_floor
+                                 for c in options])
+            if covering.any():
+                total = np.where(covering, total, -np.inf)
         best = self._as_term(options[int(np.argmax(total))], ranked, rows, top_rows)
         mixed = best.top_coverage < cfg.mixed_coverage
         chosen = [best]

@@ -29,7 +29,10 @@ ABSORBED = 0.9
 """A phrase found inside one longer phrase in at least this share of its feature documents is
 dropped in favour of the longer one."""
 
-_MATH = re.compile(r"\$\$.*?\$\$|\$[^$]*\$|\\\[.*?\\\]|\\\(.*?\\\)", re.DOTALL)
+_MATH = re.compile(r"[A-Za-z]*(?:\$\$.*?\$\$|\$[^$]*\$|\\\[.*?\\\]|\\\(.*?\\\))[A-Za-z]*",
+                   re.DOTALL)
+"""Math, with any word glued to it: "Ly$\\alpha$" or "H$_2$O" is a symbol, and its letters
+alone ("ly") are a fragment, not a word."""
 _COMMAND = re.compile(r"\\[A-Za-z]+\*?|[{}^_~]")
 _RUN_BREAK = re.compile(r"[.,;:!?()\[\]\"/=<>+|]+|\s-\s|\s+--?\s+")
 _TOKEN = re.compile(r"[a-z][a-z'\-]*[a-z]|[a-z]")
@@ -52,12 +55,14 @@ def document_phrases(text: str) -> dict[str, str]:
     comes out in the same order whatever ``PYTHONHASHSEED`` is.
     """
     stops = stop_words()
-    text = _COMMAND.sub(" ", _MATH.sub(" ", text))
+    text = _COMMAND.sub(" ", _MATH.sub(", ", text))
     phrases: dict[str, str] = {}
     for run in _RUN_BREAK.split(text):
         words: list[str] = []
         for token in run.split():
             original = token.strip("'-")
+            if original.lower().endswith("'s"):  # "Mercury's" is Mercury
+                original = original[:-2]
             word = original.lower()
             if _TOKEN.fullmatch(word) and len(word) > 1 and word not in stops:
                 words.append(original if _is_acronym(original) else word)
