@@ -292,24 +292,3 @@ def test_two_lower_case_letters_never_name_a_feature() -> None:
                        (next(unique) for _ in range(10))])
     assert label.text == "radio timing", label.evidence
 
-
-def test_a_near_best_term_most_top_papers_hold_names_them_before_they_are_mixed() -> None:
-    """"nucleosynthesis bounds" (3 titles) outscores "cosmological parameters", which a
-    topical neighbour also holds; but only the latter is in enough top papers to name them.
-    In 3 of the 10 it is not, and the feature is mixed."""
-    def papers(holding: int) -> list[str]:
-        unique = iter(f"word{i}" for i in range(40))
-        topics = ["saddle point", "chemical model", "zoonotic disease", "braneworld inflation",
-                  "maritime domain"]
-        found = []
-        for i in range(10):
-            title = (f"Nucleosynthesis bounds, {next(unique)}" if i < 3
-                     else f"On the {topics[i % 5]}, {next(unique)}")
-            body = ("Cosmological parameters here." if i >= 10 - holding
-                    else f"The {topics[i % 5]} and {next(unique)}.")
-            found.append(f"{title}\n\n{body}")
-        return found
-    neighbour = ["Cosmological parameters survey\n\nCosmological parameters again."]
-    label = _labelled(papers(5), neighbours=neighbour)
-    assert label.text == "cosmological parameters" and not label.mixed, label.evidence
-    assert _labelled(papers(3), neighbours=neighbour).mixed

@@ -379,14 +379,6 @@ class OfflineBackend:
         total = np.array([c.score for c in options]) + cfg.separation_weight * separation
         rows = items.rows[items.active].tolist()
         top_rows = items.rows[items.of_kind("top") & items.active].tolist()
-        if options[int(np.argmax(total))].top_coverage < cfg.mixed_coverage:
-            # a near-best term that most top documents hold names them before they are mixed
-            covering = np.array([c.top_coverage >= cfg.mixed_coverage
-                                 and " " in shortlist[c.phrase]
-                                 and self._topicality(c.members) >= cfg.topical_floor
-                                 for c in options])
-            if covering.any():
-                total = np.where(covering, total, -np.inf)
         best = self._as_term(options[int(np.argmax(total))], ranked, rows, top_rows)
         mixed = best.top_coverage < cfg.mixed_coverage
         chosen = [best]
