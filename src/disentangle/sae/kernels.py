@@ -117,6 +117,72 @@ def top_k_rows(bits: np.ndarray, k: int, size: int, out_bits: np.ndarray,
             out_bits[b, j] = row[out_columns[b, j]]
 
 
+@numba.njit(cache=True, boundscheck=False)
+def batch_top_rows(bits: np.ndarray, count: int, size: int, cap: int
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ``count`` largest float32 entries of the whole batch (given and returned as int32
+    bits) as ``[B, w]`` codes: ``(bits, columns, kept per row)``, each row's entries first
+    and zero padding (bits 0, column 0) after, ``w`` the most any row keeps; ties at the
+    ``count``-th value are taken in row order. If a row keeps more than ``cap``, the codes
+    are ``[0, 0]`` (the caller falls back to a capped selection).
+
+    ``top_k_rows``'s grouping over the batch instead of one row: the threshold is chosen
+    among all rows' group maxima (``count`` to ``1.25·count`` reaching it) and the exact
+    ``count``-th largest among the chosen groups' entries; the candidates stay in row order
+    through both bisections, so the codes are written in one pass."""
+    batch, n = bits.shape
+    groups = n // size
+    total = batch * groups
+    maxima = np.empty(total, np.int32)
+    for b in range(batch):
+        row = bits[b]
+        best = maxima[b * groups:(b + 1) * groups]
+        for g in range(groups):
+            best[g] = _key(row[g])
+        for s in range(1, size):
+            part = row[s * groups:(s + 1) * groups]
+            for g in range(groups):
+                best[g] = max(best[g], _key(part[g]))
+    group_keys = maxima.copy()
+    group_ids = np.arange(total)
+    threshold, chosen = _bisect(group_keys, group_ids, total, count, count + count // 4)
+    reached = 0
+    for j in range(chosen):
+        reached += group_keys[j] >= threshold
+    keys = np.empty(reached * size, np.int32)
+    ids = np.empty(reached * size, np.int64)
+    m = 0
+    for j in range(chosen):
+        if group_keys[j] >= threshold:
+            b, g = divmod(group_ids[j], groups)
+            for s in range(size):
+                keys[m] = _key(bits[b, s * groups + g])
+                ids[m] = b * n + s * groups + g
+                m += 1
+    kth, m = _bisect(keys, ids, m, count, count)
+    ties = count
+    for j in range(m):
+        ties -= keys[j] > kth
+    per_row = np.zeros(batch, np.int64)
+    for j in range(m):
+        tie = keys[j] == kth and ties > 0
+        ties -= tie
+        keys[j] = keys[j] > kth or tie  # the keys are not needed again: mark the kept ones
+        per_row[ids[j] // n] += keys[j]
+    width = per_row.max()
+    if width > cap:
+        return np.zeros((0, 0), np.int32), np.zeros((0, 0), np.int64), per_row
+    out_bits = np.zeros((batch, width), np.int32)
+    out_columns = np.zeros((batch, width), np.int64)
+    slot = np.zeros(batch, np.int64)
+    for j in range(m):
+        if keys[j]:
+            b, column = divmod(ids[j], n)
+            out_bits[b, slot[b]], out_columns[b, slot[b]] = bits[b, column], column
+            slot[b] += 1
+    return out_bits, out_columns, per_row
+
+
 @numba.njit(cache=True, boundscheck=False, fastmath=_FLOAT_SUMS)
 def combine_rows(values: np.ndarray, indices: np.ndarray, weight: np.ndarray,
                  out: np.ndarray) -> None:
@@ -183,6 +249,23 @@ def top_k(pre: torch.Tensor, k: int, size: int) -> tuple[torch.Tensor, torch.Ten
     if pre.requires_grad:
         return pre.gather(1, indices), indices
     return values.view(torch.float32), indices
+
+
+def batch_top(pre: torch.Tensor, count: int, size: int, cap: int
+              ) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """``(values, indices)``: the ``count`` largest entries of a float32 CPU ``pre``
+    ``[B, n]`` as ``[B, w]`` codes padded with zeros (``batch_top_rows``), or None if a row
+    holds more than ``cap`` of them. If ``pre`` needs a gradient (the dense reference
+    path), the kept values are gathered by torch, to keep its autograd history."""
+    bits, columns, per_row = batch_top_rows(pre.detach().contiguous().view(torch.int32).numpy(),
+                                            count, size, cap)
+    if bits.shape[0] == 0:
+        return None
+    indices = torch.from_numpy(columns)
+    if pre.requires_grad:
+        kept = torch.arange(indices.shape[1]) < torch.from_numpy(per_row).unsqueeze(1)
+        return torch.where(kept, pre.gather(1, indices), 0.0), indices
+    return torch.from_numpy(bits).view(torch.float32), indices
 
 
 class _Combine(torch.autograd.Function):
