@@ -117,6 +117,28 @@ def top_k_rows(bits: np.ndarray, k: int, size: int, out_bits: np.ndarray,
             out_bits[b, j] = row[out_columns[b, j]]
 
 
+_BUCKET_SHIFT = 16
+"""``batch_top_rows`` buckets keys by their top 16 bits: 1/128 of an octave of float values,
+fine enough that the bucket holding a selection's boundary is small."""
+
+
+@numba.njit(cache=True, boundscheck=False)
+def _bucket(keys: np.ndarray, m: int, k: int, counts: np.ndarray) -> tuple[int, int]:
+    """``(edge, above)``: the smallest key of the bucket (keys sharing their top bits) that
+    holds the ``k``-th largest of ``keys[:m]``, and how many keys lie in higher buckets. One
+    counting pass: a selection over many keys that does not fit in the cache, where each
+    step of a bisection would be a pass of its own."""
+    offset = counts.size // 2
+    counts[:] = 0
+    for i in range(m):
+        counts[(keys[i] >> _BUCKET_SHIFT) + offset] += 1
+    above, bucket = 0, counts.size - 1
+    while above + counts[bucket] < k:
+        above += counts[bucket]
+        bucket -= 1
+    return (bucket - offset) << _BUCKET_SHIFT, above
+
+
 @numba.njit(cache=True, boundscheck=False)
 def batch_top_rows(bits: np.ndarray, count: int, size: int, cap: int
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -126,10 +148,14 @@ def batch_top_rows(bits: np.ndarray, count: int, size: int, cap: int
     ``count``-th value are taken in row order. If a row keeps more than ``cap``, the codes
     are ``[0, 0]`` (the caller falls back to a capped selection).
 
-    ``top_k_rows``'s grouping over the batch instead of one row: the threshold is chosen
-    among all rows' group maxima (``count`` to ``1.25·count`` reaching it) and the exact
-    ``count``-th largest among the chosen groups' entries; the candidates stay in row order
-    through both bisections, so the codes are written in one pass."""
+    ``top_k_rows``'s grouping argument over the whole batch: any ``t`` that at least
+    ``count`` group maxima reach is at most the ``count``-th largest entry. Here ``t`` is the
+    lower edge of the bucket of the ``count``-th largest of all rows' group maxima (one
+    counting pass, ``_bucket``); one pass over the batch collects the entries ``≥ t`` (a few
+    percent), in row order, and the exact ``count``-th largest among them is found by its
+    bucket and a bisection inside the bucket. Per-row bisections as in ``top_k_rows`` would
+    not do here: over the batch's ``B·n / s`` maxima (MiBs, not the cache), each bisection
+    step is a pass over memory."""
     batch, n = bits.shape
     groups = n // size
     total = batch * groups
@@ -143,23 +169,30 @@ def batch_top_rows(bits: np.ndarray, count: int, size: int, cap: int
             part = row[s * groups:(s + 1) * groups]
             for g in range(groups):
                 best[g] = max(best[g], _key(part[g]))
-    group_keys = maxima.copy()
-    group_ids = np.arange(total)
-    threshold, chosen = _bisect(group_keys, group_ids, total, count, count + count // 4)
+    counts = np.empty(1 << (32 - _BUCKET_SHIFT), np.int64)
+    threshold, _ = _bucket(maxima, total, count, counts)
     reached = 0
-    for j in range(chosen):
-        reached += group_keys[j] >= threshold
-    keys = np.empty(reached * size, np.int32)
-    ids = np.empty(reached * size, np.int64)
+    for j in range(total):
+        reached += maxima[j] >= threshold
+    keys = np.empty(reached * size, np.int32)  # the entries ≥ t lie in these groups
+    rows = np.empty(reached * size, np.int32)
+    columns = np.empty(reached * size, np.int32)
     m = 0
-    for j in range(chosen):
-        if group_keys[j] >= threshold:
-            b, g = divmod(group_ids[j], groups)
-            for s in range(size):
-                keys[m] = _key(bits[b, s * groups + g])
-                ids[m] = b * n + s * groups + g
+    for b in range(batch):  # one sequential pass: the prefetcher streams the rows
+        row = bits[b]
+        for column in range(n):
+            key = _key(row[column])
+            if key >= threshold:  # rarely taken: predicted
+                keys[m], rows[m], columns[m] = key, b, column
                 m += 1
-    kth, m = _bisect(keys, ids, m, count, count)
+    edge, above = _bucket(keys, m, count, counts)
+    inside = np.empty(counts[(edge >> _BUCKET_SHIFT) + counts.size // 2], np.int32)
+    taken = 0
+    for j in range(m):
+        if keys[j] >> _BUCKET_SHIFT == edge >> _BUCKET_SHIFT:
+            inside[taken] = keys[j]
+            taken += 1
+    kth, _ = _bisect(inside, np.empty(taken, np.int64), taken, count - above, count - above)
     ties = count
     for j in range(m):
         ties -= keys[j] > kth
@@ -168,7 +201,7 @@ def batch_top_rows(bits: np.ndarray, count: int, size: int, cap: int
         tie = keys[j] == kth and ties > 0
         ties -= tie
         keys[j] = keys[j] > kth or tie  # the keys are not needed again: mark the kept ones
-        per_row[ids[j] // n] += keys[j]
+        per_row[rows[j]] += keys[j]
     width = per_row.max()
     if width > cap:
         return np.zeros((0, 0), np.int32), np.zeros((0, 0), np.int64), per_row
@@ -177,8 +210,8 @@ def batch_top_rows(bits: np.ndarray, count: int, size: int, cap: int
     slot = np.zeros(batch, np.int64)
     for j in range(m):
         if keys[j]:
-            b, column = divmod(ids[j], n)
-            out_bits[b, slot[b]], out_columns[b, slot[b]] = bits[b, column], column
+            b = rows[j]
+            out_bits[b, slot[b]], out_columns[b, slot[b]] = bits[b, columns[j]], columns[j]
             slot[b] += 1
     return out_bits, out_columns, per_row
 
