@@ -5,8 +5,9 @@ each a separate pass over memory with its own fixed costs: a grouped top-k of fi
 operations (two of them heap-based ``topk``), ``embedding_bag`` for the decoder (its backward
 sorts the indices, and its value gradient took longer than the forward and the weight
 gradient together) and a CSR matrix (argsort, bincount, a sparse product) for the encoder's
-weight gradient. Each kernel here is one loop over the batch's rows that touches a selected
-latent's weight row once. They run on one thread in a fixed order, so a step
+weight gradient; BatchTopK's selection over the whole batch was torch and NumPy passes too
+(``batch_top_rows`` now). Each kernel here is one loop over the batch's rows that touches a
+selected latent's weight row once. They run on one thread in a fixed order, so a step
 gives the same bits at any torch thread count (``threads.ThreadChooser`` picks the count by
 timing). A GPU keeps the torch path.
 
