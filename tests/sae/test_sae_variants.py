@@ -9,16 +9,11 @@ import torch
 
 from disentangle.errors import DisentangleError
 from disentangle.metrics import normalized_mse
+from disentangle.sae import kernels
 from disentangle.sae.losses import fast_loss, reference_loss
 from disentangle.sae.model import ARCHITECTURES, SAEConfig, TopKSAE
 from disentangle.sae.trainer import RunSpec, TrainConfig, train_many, train_sae
-from disentangle.sae.variants import (
-    BatchTopKSAE,
-    MatryoshkaSAE,
-    _batch_top,
-    build_sae,
-    prefix_values,
-)
+from disentangle.sae.variants import BatchTopKSAE, MatryoshkaSAE, build_sae, prefix_values
 
 PROVENANCE = {"embedder": {"model": "toy", "dim": 32, "normalized": False},
               "corpus_hash": "abc", "input_normalization": "none"}
@@ -97,16 +92,22 @@ def test_batchtopk_training_keeps_the_batch_top_bk(fn) -> None:
                                .sort().values)
 
 
-@pytest.mark.parametrize("crowded_row", [False, True])
-def test_batchtopk_selection_is_the_batch_top_bk_within_each_rows_top_c(crowded_row) -> None:
-    """The direct batch selection, and (when a row would exceed c) the capped one."""
+@pytest.mark.parametrize(("crowded_row", "dtype"), [(False, torch.float32),
+                                                    (True, torch.float32),
+                                                    (False, torch.float64)])
+def test_batchtopk_selection_is_the_batch_top_bk_within_each_rows_top_c(crowded_row, dtype
+                                                                        ) -> None:
+    """The compiled batch selection (float32), the capped one (when a row would exceed c)
+    and the torch one (other dtypes, GPUs), which is always as wide as c."""
     sae = build_sae(SAEConfig(d=16, n=64, k=4, architecture="batchtopk"), seed=0)
-    pre = torch.randn(32, 64, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    pre = torch.randn(32, 64, generator=torch.Generator().manual_seed(4), dtype=dtype)
+    direct = dtype == torch.float32 and not crowded_row
     if crowded_row:
         pre[7] += 10.0  # row 7 alone holds the batch's 64 largest entries; it may keep 16
     values, indices = sae.select_training(pre)
     per_row = (values != 0).sum(dim=1)
-    assert values.shape == indices.shape == (32, int(per_row.max()))  # as wide as needed
+    # The direct selection is as wide as the fullest row (here less than c), the others c.
+    assert values.shape == indices.shape == (32, int(per_row.max()) if direct else 16)
     assert (per_row.max() == 16) == crowded_row
     candidates, _ = pre.topk(16, dim=1)
     expected = candidates.flatten().topk(32 * 4).values
@@ -116,9 +117,30 @@ def test_batchtopk_selection_is_the_batch_top_bk_within_each_rows_top_c(crowded_
     for row in range(32):  # no latent twice among a row's kept entries
         assert indices[row][values[row] != 0].unique().numel() == int((values[row] != 0).sum())
     # The direct selection answers unless the cap binds; then row 7 keeps exactly c.
-    assert (_batch_top(pre, 32 * 4, 4, 16) is None) == crowded_row
+    if dtype == torch.float32:
+        assert (kernels.batch_top(pre, 32 * 4, 4, 16) is None) == crowded_row
     if crowded_row:
         assert int((values[7] != 0).sum()) == 16
+
+
+@pytest.mark.parametrize("size", [1, 4])
+def test_compiled_batch_top_keeps_exactly_the_count_largest_with_ties(size) -> None:
+    """Hundreds of entries equal to the count-th value: exactly ``count`` are kept, each at
+    its own column, and the codes are as wide as the fullest row."""
+    generator = torch.Generator().manual_seed(8)
+    pre = torch.randint(1, 7, (40, 64), generator=generator).float()  # no zeros: 0 pads
+    pre[pre > 3] *= -1  # 1, 2, 3 and their negatives; the top 160 end inside the 2s
+    count = 40 * 4
+    expected = pre.flatten().topk(count).values
+    assert int((pre == expected.min()).sum()) > 2 * int((expected == expected.min()).sum())
+    values, indices = kernels.batch_top(pre, count, size, 64)
+    kept = values != 0
+    assert int(kept.sum()) == count
+    assert values.shape[1] == int(kept.sum(1).max())
+    torch.testing.assert_close(values[kept].sort().values, expected.sort().values)
+    assert torch.equal(pre.gather(1, indices)[kept], values[kept])
+    for row in range(40):
+        assert indices[row][kept[row]].unique().numel() == int(kept[row].sum())
 
 
 @torch.no_grad()

@@ -5,8 +5,9 @@ each a separate pass over memory with its own fixed costs: a grouped top-k of fi
 operations (two of them heap-based ``topk``), ``embedding_bag`` for the decoder (its backward
 sorts the indices, and its value gradient took longer than the forward and the weight
 gradient together) and a CSR matrix (argsort, bincount, a sparse product) for the encoder's
-weight gradient. Each kernel here is one loop over the batch's rows that touches a selected
-latent's weight row once. They run on one thread in a fixed order, so a step
+weight gradient; BatchTopK's selection over the whole batch was torch and NumPy passes too
+(``batch_top_rows`` now). Each kernel here is one loop over the batch's rows that touches a
+selected latent's weight row once. They run on one thread in a fixed order, so a step
 gives the same bits at any torch thread count (``threads.ThreadChooser`` picks the count by
 timing). A GPU keeps the torch path.
 
@@ -117,6 +118,105 @@ def top_k_rows(bits: np.ndarray, k: int, size: int, out_bits: np.ndarray,
             out_bits[b, j] = row[out_columns[b, j]]
 
 
+_BUCKET_SHIFT = 16
+"""``batch_top_rows`` buckets keys by their top 16 bits: 1/128 of an octave of float values,
+fine enough that the bucket holding a selection's boundary is small."""
+
+
+@numba.njit(cache=True, boundscheck=False)
+def _bucket(keys: np.ndarray, m: int, k: int, counts: np.ndarray) -> tuple[int, int]:
+    """``(edge, above)``: the smallest key of the bucket (keys sharing their top bits) that
+    holds the ``k``-th largest of ``keys[:m]``, and how many keys lie in higher buckets. One
+    counting pass: a selection over many keys that does not fit in the cache, where each
+    step of a bisection would be a pass of its own."""
+    offset = counts.size // 2
+    counts[:] = 0
+    for i in range(m):
+        counts[(keys[i] >> _BUCKET_SHIFT) + offset] += 1
+    above, bucket = 0, counts.size - 1
+    while above + counts[bucket] < k:
+        above += counts[bucket]
+        bucket -= 1
+    return (bucket - offset) << _BUCKET_SHIFT, above
+
+
+@numba.njit(cache=True, boundscheck=False)
+def batch_top_rows(bits: np.ndarray, count: int, size: int, cap: int
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ``count`` largest float32 entries of the whole batch (given and returned as int32
+    bits) as ``[B, w]`` codes: ``(bits, columns, kept per row)``, each row's entries first
+    and zero padding (bits 0, column 0) after, ``w`` the most any row keeps; ties at the
+    ``count``-th value are taken in row order. If a row keeps more than ``cap``, the codes
+    are ``[0, 0]`` (the caller falls back to a capped selection).
+
+    ``top_k_rows``'s grouping argument over the whole batch: any ``t`` that at least
+    ``count`` group maxima reach is at most the ``count``-th largest entry. Here ``t`` is the
+    lower edge of the bucket of the ``count``-th largest of all rows' group maxima (one
+    counting pass, ``_bucket``); one pass over the batch collects the entries ``≥ t`` (a few
+    percent), in row order, and the exact ``count``-th largest among them is found by its
+    bucket and a bisection inside the bucket. Per-row bisections as in ``top_k_rows`` would
+    not do here: over the batch's ``B·n / s`` maxima (MiBs, not the cache), each bisection
+    step is a pass over memory."""
+    batch, n = bits.shape
+    groups = n // size
+    total = batch * groups
+    maxima = np.empty(total, np.int32)
+    for b in range(batch):
+        row = bits[b]
+        best = maxima[b * groups:(b + 1) * groups]
+        for g in range(groups):
+            best[g] = _key(row[g])
+        for s in range(1, size):
+            part = row[s * groups:(s + 1) * groups]
+            for g in range(groups):
+                best[g] = max(best[g], _key(part[g]))
+    counts = np.empty(1 << (32 - _BUCKET_SHIFT), np.int64)
+    threshold, _ = _bucket(maxima, total, count, counts)
+    reached = 0
+    for j in range(total):
+        reached += maxima[j] >= threshold
+    keys = np.empty(reached * size, np.int32)  # the entries ≥ t lie in these groups
+    rows = np.empty(reached * size, np.int32)
+    columns = np.empty(reached * size, np.int32)
+    m = 0
+    for b in range(batch):  # one sequential pass: the prefetcher streams the rows
+        row = bits[b]
+        for column in range(n):
+            key = _key(row[column])
+            if key >= threshold:  # rarely taken: predicted
+                keys[m], rows[m], columns[m] = key, b, column
+                m += 1
+    edge, above = _bucket(keys, m, count, counts)
+    inside = np.empty(counts[(edge >> _BUCKET_SHIFT) + counts.size // 2], np.int32)
+    taken = 0
+    for j in range(m):
+        if keys[j] >> _BUCKET_SHIFT == edge >> _BUCKET_SHIFT:
+            inside[taken] = keys[j]
+            taken += 1
+    kth, _ = _bisect(inside, np.empty(taken, np.int64), taken, count - above, count - above)
+    ties = count
+    for j in range(m):
+        ties -= keys[j] > kth
+    per_row = np.zeros(batch, np.int64)
+    for j in range(m):
+        tie = keys[j] == kth and ties > 0
+        ties -= tie
+        keys[j] = keys[j] > kth or tie  # the keys are not needed again: mark the kept ones
+        per_row[rows[j]] += keys[j]
+    width = per_row.max()
+    if width > cap:
+        return np.zeros((0, 0), np.int32), np.zeros((0, 0), np.int64), per_row
+    out_bits = np.zeros((batch, width), np.int32)
+    out_columns = np.zeros((batch, width), np.int64)
+    slot = np.zeros(batch, np.int64)
+    for j in range(m):
+        if keys[j]:
+            b = rows[j]
+            out_bits[b, slot[b]], out_columns[b, slot[b]] = bits[b, columns[j]], columns[j]
+            slot[b] += 1
+    return out_bits, out_columns, per_row
+
+
 @numba.njit(cache=True, boundscheck=False, fastmath=_FLOAT_SUMS)
 def combine_rows(values: np.ndarray, indices: np.ndarray, weight: np.ndarray,
                  out: np.ndarray) -> None:
@@ -183,6 +283,23 @@ def top_k(pre: torch.Tensor, k: int, size: int) -> tuple[torch.Tensor, torch.Ten
     if pre.requires_grad:
         return pre.gather(1, indices), indices
     return values.view(torch.float32), indices
+
+
+def batch_top(pre: torch.Tensor, count: int, size: int, cap: int
+              ) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """``(values, indices)``: the ``count`` largest entries of a float32 CPU ``pre``
+    ``[B, n]`` as ``[B, w]`` codes padded with zeros (``batch_top_rows``), or None if a row
+    holds more than ``cap`` of them. If ``pre`` needs a gradient (the dense reference
+    path), the kept values are gathered by torch, to keep its autograd history."""
+    bits, columns, per_row = batch_top_rows(pre.detach().contiguous().view(torch.int32).numpy(),
+                                            count, size, cap)
+    if bits.shape[0] == 0:
+        return None
+    indices = torch.from_numpy(columns)
+    if pre.requires_grad:
+        kept = torch.arange(indices.shape[1]) < torch.from_numpy(per_row).unsqueeze(1)
+        return torch.where(kept, pre.gather(1, indices), 0.0), indices
+    return torch.from_numpy(bits).view(torch.float32), indices
 
 
 class _Combine(torch.autograd.Function):

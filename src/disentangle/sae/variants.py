@@ -20,7 +20,6 @@ Both run through the top-k encoder, its sparse backward and the shared losses by
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from disentangle.sae.model import SAEConfig, SparseCode, TopKSAE, _group_size, top_k
@@ -60,14 +59,18 @@ class BatchTopKSAE(TopKSAE):
         padding (value 0, which the ReLU keeps at 0 with a zero gradient; its index may
         repeat a kept one).
 
-        On CPU the batch's top ``B·k`` are found directly (``_batch_top``), without each
-        row's top ``c``, and ``w`` is the most any row keeps (so the decoder and the sparse
-        backward never see the ``B·(c − k)`` entries a row-wise selection would drop); if a
-        row then holds more than ``c`` (the cap binds), and on a GPU, each row's top ``c``
-        are selected first and the batch's ``B·k`` among them (``w = c``)."""
+        For float32 on CPU the batch's top ``B·k`` are found directly by one compiled
+        selection (``kernels.batch_top``), without each row's top ``c``, and ``w`` is the
+        most any row keeps (so the decoder and the sparse backward never see the
+        ``B·(c − k)`` entries a row-wise selection would drop); if a row then holds more
+        than ``c`` (the cap binds), and on a GPU, each row's top ``c`` are selected first
+        and the batch's ``B·k`` among them (``w = c``)."""
         width, kept = self.selection_width(), pre.shape[0] * self.config.k
-        if not pre.is_cuda:
-            code = _batch_top(pre, kept, _group_size(self.config.n, self.config.k), width)
+        if not pre.is_cuda and pre.dtype == torch.float32:
+            from disentangle.sae import kernels  # numba: compiled on first use, CPU only
+
+            code = kernels.batch_top(pre, kept, _group_size(self.config.n, self.config.k),
+                                     width)
             if code is not None:
                 return code
         values, indices = top_k(pre, width)
@@ -93,46 +96,6 @@ class BatchTopKSAE(TopKSAE):
         rank = torch.arange(values.shape[1], device=values.device)
         keep = torch.where(self.threshold > 0, values > self.threshold, rank < self.config.k)
         return SparseCode(torch.where(keep, values, 0.0), indices)
-
-
-def _largest(flat: torch.Tensor, count: int) -> torch.Tensor:
-    """Positions of the ``count`` largest entries of a 1-d CPU tensor, in no order. NumPy's
-    introselect: on ``[1024·384]`` group maxima it took 0.9 ms where ``torch.topk`` took
-    43 ms (one thread, loaded machine; ``topk`` with a large ``k`` keeps a heap)."""
-    values = flat.detach().numpy()
-    return torch.from_numpy(np.argpartition(values, values.size - count)[values.size - count:])
-
-
-def _batch_top(pre: torch.Tensor, count: int, size: int, cap: int
-               ) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """The ``count`` largest entries of ``pre`` ``[B, n]`` as ``[B, w]`` codes, ``w`` the
-    most entries of any row (each row's entries first, zero padding after), or None if a row
-    has more than ``cap``.
-
-    Like ``top_k``, but over the whole batch: with the rows cut into interleaved groups of
-    ``size`` columns, the ``count`` groups with the largest maxima (over all rows) hold every
-    entry of the batch's top ``count`` (ties aside), so one max per group, a selection among
-    the ``B·n/size`` maxima and one among the ``count·size`` gathered entries find it."""
-    batch, n = pre.shape
-    groups = n // size
-    maxima = pre.detach().view(batch, size, groups).amax(1).reshape(-1)
-    best = _largest(maxima, count)  # row · groups + group
-    rows = torch.div(best, groups, rounding_mode="floor")
-    candidates = ((rows * n + best - rows * groups).unsqueeze(1)
-                  + groups * torch.arange(size)).reshape(-1)
-    flat = pre.reshape(-1)
-    positions = candidates[_largest(flat[candidates], count)].sort().values  # row-major
-    rows = torch.div(positions, n, rounding_mode="floor")
-    counts = torch.bincount(rows, minlength=batch)
-    width = int(counts.max())
-    if width > cap:
-        return None
-    # Slot of each kept entry within its row: its rank among the row's kept entries.
-    slots = rows * width + torch.arange(count) - (counts.cumsum(0) - counts)[rows]
-    values = pre.new_zeros(batch * width).index_put((slots,), flat[positions])
-    indices = torch.zeros(batch * width, dtype=torch.long).index_put_(
-        (slots,), positions - rows * n)
-    return values.view(batch, width), indices.view(batch, width)
 
 
 class MatryoshkaSAE(TopKSAE):
