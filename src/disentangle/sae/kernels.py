@@ -34,6 +34,17 @@ def _key(bits: int) -> int:
     return bits ^ ((bits >> 31) & 0x7FFFFFFF)
 
 
+@numba.njit(cache=True, boundscheck=False, inline="always")
+def _group_maxima(row: np.ndarray, size: int, groups: int, out: np.ndarray) -> None:
+    """Key of the largest entry of each of the ``groups`` interleaved groups of ``row``."""
+    for g in range(groups):
+        out[g] = _key(row[g])
+    for s in range(1, size):
+        part = row[s * groups:(s + 1) * groups]
+        for g in range(groups):
+            out[g] = max(out[g], _key(part[g]))
+
+
 @numba.njit(cache=True, boundscheck=False)
 def _bisect(keys: np.ndarray, ids: np.ndarray, m: int, k: int, enough: int) -> tuple[int, int]:
     """``(t, m')``: a key ``t`` that between ``k`` and ``enough`` of ``keys[:m]`` reach, or, if
@@ -86,12 +97,7 @@ def top_k_rows(bits: np.ndarray, k: int, size: int, out_bits: np.ndarray,
     ids = np.empty(n, np.int64)
     for b in range(batch):
         row = bits[b]
-        for g in range(groups):
-            maxima[g] = _key(row[g])
-        for s in range(1, size):
-            part = row[s * groups:(s + 1) * groups]
-            for g in range(groups):
-                maxima[g] = max(maxima[g], _key(part[g]))
+        _group_maxima(row, size, groups, maxima)
         for g in range(groups):
             group_keys[g], group_ids[g] = maxima[g], g
         threshold, chosen = _bisect(group_keys, group_ids, groups, k, k + k // 4)
@@ -162,14 +168,7 @@ def batch_top_rows(bits: np.ndarray, count: int, size: int, cap: int
     total = batch * groups
     maxima = np.empty(total, np.int32)
     for b in range(batch):
-        row = bits[b]
-        best = maxima[b * groups:(b + 1) * groups]
-        for g in range(groups):
-            best[g] = _key(row[g])
-        for s in range(1, size):
-            part = row[s * groups:(s + 1) * groups]
-            for g in range(groups):
-                best[g] = max(best[g], _key(part[g]))
+        _group_maxima(bits[b], size, groups, maxima[b * groups:(b + 1) * groups])
     counts = np.empty(1 << (32 - _BUCKET_SHIFT), np.int64)
     threshold, _ = _bucket(maxima, total, count, counts)
     reached = 0
