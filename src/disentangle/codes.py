@@ -192,3 +192,49 @@ def feature_stats(codes: SparseCodes, top_n: int = 20) -> pa.Table:
         "top_rows": pa.array(top_rows, type=pa.list_(pa.int32())),
         "top_values": pa.array(top_values, type=pa.list_(pa.float32())),
     })
+
+
+COHERENCE_BASELINE_PAIRS = 4096
+"""Random document pairs behind the baseline of :func:`topic_coherence`: enough for a mean
+steady to about 2 %, a few milliseconds of work."""
+
+
+def topic_coherence(codes: SparseCodes, top_rows: Sequence[Sequence[int]],
+                    seed: int = 0) -> np.ndarray:
+    """How much a feature's top documents share their *other* features, as a multiple of
+    what random documents share.
+
+    For each feature: the mean Jaccard overlap, over all pairs of its top documents, of the
+    sets of other features active in them, divided by the same mean over random document
+    pairs. A feature about a topic fires on documents that also share that topic's other
+    features (≈ 4–6× random on the demo SAEs); one that fires on a word used in unrelated
+    fields ("pressure", "core", "MIR") or on no common theme shares little more than random
+    documents do (≈ 2×). Dividing by the random baseline makes the number comparable across
+    SAE widths and ``k``. NaN for features with fewer than two top documents.
+    """
+    active = codes.to_csr(binary=True)
+    coherence = np.full(len(top_rows), np.nan)
+    for feature, rows in enumerate(top_rows):
+        if len(rows) >= 2:
+            coherence[feature] = _mean_jaccard(active[np.asarray(rows)], feature)
+    rng = np.random.default_rng(seed)
+    pairs = rng.integers(0, len(codes), size=(COHERENCE_BASELINE_PAIRS, 2))
+    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+    first, second = active[pairs[:, 0]], active[pairs[:, 1]]
+    shared = np.asarray(first.multiply(second).sum(axis=1)).ravel()
+    union = np.asarray(first.sum(axis=1) + second.sum(axis=1)).ravel() - shared
+    baseline = float(np.mean(shared / np.maximum(union, 1)))
+    return coherence / baseline if baseline > 0 else coherence
+
+
+def _mean_jaccard(active_rows: sparse.csr_matrix, feature: int) -> float:
+    """Mean pairwise Jaccard overlap of the rows' active sets, ``feature`` itself left out."""
+    rows = active_rows.copy()
+    rows.data[rows.indices == feature] = 0
+    rows.eliminate_zeros()
+    shared = (rows @ rows.T).toarray()
+    sizes = np.diag(shared)
+    union = sizes[:, None] + sizes[None, :] - shared
+    overlap = shared / np.maximum(union, 1)
+    n = rows.shape[0]
+    return float((overlap.sum() - np.trace(overlap)) / (n * n - n))

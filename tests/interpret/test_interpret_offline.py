@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +17,7 @@ from planted_corpus import PLANTED, Corpus, HashingEmbedder, make_corpus
 
 from disentangle.codes import SparseCodes
 from disentangle.interpret import (
+    CleanCriteria,
     ExampleConfig,
     ExampleSelector,
     InterpretConfig,
@@ -30,6 +33,7 @@ from disentangle.interpret.backend import Label
 from disentangle.interpret.examples import KINDS, ExampleSet, FeatureExamples
 from disentangle.interpret.labels import disambiguate, duplicate_of
 from disentangle.interpret.phrases import document_phrases
+from disentangle.interpret.runner import relative_to_peers
 from disentangle.workspace import BatchStore
 
 CONFIG = InterpretConfig(examples=ExampleConfig(min_label_chars=100), batch_size=8)
@@ -105,6 +109,35 @@ def test_resume_skips_done_features_and_outputs_render(corpus: Corpus, tmp_path)
     assert (tmp_path / "scores.png").read_bytes()[:4] == b"\x89PNG"
     label = table.column("label")[0].as_py()
     assert f"feature 0: {label}" in format_feature(table.to_pylist()[0], ["a title"])
+
+
+def test_a_named_feature_whose_documents_share_no_topic_is_lexical_not_clean(
+        corpus: Corpus, tmp_path) -> None:
+    def finished(min_relative_coherence: float):
+        config = replace(CONFIG, clean=CleanCriteria(
+            min_f1=0.0, min_pearson=0.0, min_relative_coherence=min_relative_coherence))
+        backend = OfflineBackend(corpus.texts, corpus.embeddings, corpus.embedder)
+        return interpret_features(corpus.texts, corpus.codes, corpus.embeddings, backend,
+                                  BatchStore(tmp_path), features=range(8), config=config)
+
+    lenient, strict = finished(0.0).to_pydict(), finished(math.inf).to_pydict()
+    named = [not m for m in lenient["mixed"]]
+    assert any(named) and all(np.isfinite(lenient["topic_coherence"]))
+    assert lenient["topic_coherence"] == strict["topic_coherence"]
+    assert not any(lenient["lexical"]) and strict["lexical"] == named
+    assert any(lenient["clean"]) and not any(strict["clean"])
+
+
+def test_coherence_is_judged_against_features_as_broad() -> None:
+    broad, narrow = np.full(300, 0.05), np.full(300, 0.005)
+    density = np.concatenate([broad, narrow, [0.05, 0.005]])
+    coherence = np.concatenate([np.full(300, 2.0), np.full(300, 6.0), [2.0, 2.0]])
+    peers = np.ones(len(density), bool)
+    peers[-2:] = False
+    relative = relative_to_peers(coherence, density, peers)
+    assert relative[-2] == pytest.approx(1.0), "as coherent as other broad features"
+    assert relative[-1] == pytest.approx(1 / 3), "far less coherent than other narrow ones"
+    assert np.isnan(relative_to_peers(coherence, density, np.zeros(len(density), bool))).all()
 
 
 def test_contrast_phrase_is_subtracted_and_keywords_added(corpus: Corpus) -> None:

@@ -36,13 +36,17 @@ def format_feature(row: dict, top_titles: Sequence[str] = ()) -> str:
         flags.append(f"duplicate of {row['duplicate_of']}")
     if row.get("mixed"):
         flags.append("mixed: its top abstracts share no topic")
+    if row.get("lexical"):
+        flags.append("lexical: its top abstracts share this word, not a topic")
     lines = [
         f"feature {row['feature']}: {row['label'] or '(no label)'}"
         + (f"  [{', '.join(flags)}]" if flags else ""),
         *([f"  keywords: {', '.join(row['keywords'])}"] if row.get("keywords") else []),
         *([f"  not to be confused with: {row['contrast']}"] if row.get("contrast") else []),
         f"  backend {row['backend']}; density {row['density']:.4f}; "
-        f"mean activation {row['mean_activation']:.3f}",
+        f"mean activation {row['mean_activation']:.3f}"
+        + (f"; topic coherence {row['topic_coherence']:.1f}× random"
+           if math.isfinite(row.get("topic_coherence") or math.nan) else ""),
         f"  held-out ({row['n_scored']} docs, {row['n_scored_active']} active, with hard "
         f"negatives): Pearson {row['pearson']:.3f}, F1 {row['f1']:.3f}",
         f"  paper's 3+3 design: Pearson {row['pearson_balanced']:.3f}, "

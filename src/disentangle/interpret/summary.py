@@ -22,6 +22,8 @@ def summarize(table: pa.Table) -> dict[str, Any]:
         "fraction_clean": float(np.mean(_column(table, "clean"))) if table.num_rows else 0.0,
         "clean_strict": int(np.sum(_column(table, "clean_strict"))),
         "generic": int(np.sum(_column(table, "generic"))),
+        "mixed": int(np.sum(_column(table, "mixed"))),
+        "lexical": int(np.sum(_column(table, "lexical"))),
         "duplicates": int(np.sum(_column(table, "duplicate_of") >= 0)),
         "label_failures": int(np.sum(_column(table, "label_failed"))),
         "prediction_failures": int(np.sum(_column(table, "prediction_failures"))),
@@ -45,6 +47,8 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"median F1:           {summary['median_f1']:.3f} "
         f"(paper's 3+3 design: {summary['median_f1_balanced']:.3f})",
         f"generic / duplicate: {summary['generic']} / {summary['duplicates']}",
+        f"mixed / lexical:     {summary['mixed']} / {summary['lexical']} (no shared topic; "
+        "a shared word only)",
         f"parse failures:      {summary['label_failures']} labels, "
         f"{summary['prediction_failures']} predictions",
     ])

@@ -315,7 +315,7 @@ function addFeatureBox() {
 // -- feature page ---------------------------------------------------------------------------
 
 // The interpretability scores worth a tile; features.parquet holds more (see the API).
-const SCORES = ["pearson", "f1", "pearson_balanced", "f1_balanced", "clean"];
+const SCORES = ["pearson", "f1", "pearson_balanced", "f1_balanced", "topic_coherence", "clean"];
 
 async function featureView(id) {
   view.replaceChildren(message("Loading feature…"));
@@ -339,6 +339,7 @@ async function featureView(id) {
       h("div", {}, h("div", { class: "muted small" }, `Feature #${f.feature}`),
         h("h1", {}, f.label || h("span", { class: "unlabelled" }, "Unlabelled feature")),
         f.keywords && f.keywords.length ? h("p", { class: "keywords" }, `Keywords: ${f.keywords.join(", ")}`) : null,
+        f.scores.lexical ? h("p", { class: "muted" }, "Lexical: its top abstracts share this word, not a topic.") : null,
         !f.label ? h("p", { class: "muted" }, "Labels appear after `disentangle interpret`; its strongest abstracts are below.") : null,
         f.scores.evidence ? h("p", { class: "muted small evidence" }, `Evidence: ${f.scores.evidence}`) : null),
       h("a", { class: "button", href: `/?q=${encodeURIComponent(f.label || (f.hint || ""))}&e=${f.feature}:up1` }, "Search with it raised")),
