@@ -98,9 +98,11 @@ def test_resume_skips_done_features_and_outputs_render(corpus: Corpus, tmp_path)
     seen: list[int] = []
     original = counting.label
     counting.label = lambda batch: seen.extend(e.feature for e in batch) or original(batch)
+    progress: list[int] = []
     table = interpret_features(corpus.texts, corpus.codes, corpus.embeddings, counting,
-                               BatchStore(tmp_path), config=CONFIG)
+                               BatchStore(tmp_path), config=CONFIG, on_batch=progress.append)
     assert seen == list(range(8, 16))
+    assert progress == [8, 8], "the 8 done earlier count first, then the new batch"
     assert table.num_rows == 16
     assert table.slice(0, 8).column("label").to_pylist() == first.column("label").to_pylist()
     summary = summarize(table)

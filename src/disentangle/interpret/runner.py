@@ -79,13 +79,17 @@ def interpret_features(
     Returns one row per feature finished so far under these settings (so runs over 0-99 then
     100-199 return 200 rows), sorted by feature, with the columns of :func:`finish_table`.
     ``stats`` is ``feature_stats(codes)`` if the caller already has it; ``on_batch`` is told
-    how many features each finished batch held (for progress bars).
+    how many features each finished batch held (for progress bars), those an earlier run
+    finished first, as one batch.
     """
     config = config or InterpretConfig()
     key = run_key(backend, config)
     done = _done_features(batches.batches(key))
     wanted = range(codes.n_features) if features is None else features
-    todo = sorted({int(f) for f in wanted} - done)
+    wanted_set = {int(f) for f in wanted}
+    todo = sorted(wanted_set - done)
+    if on_batch is not None and len(wanted_set) > len(todo):
+        on_batch(len(wanted_set) - len(todo))
     if todo:
         selector = ExampleSelector(
             codes, embeddings, np.fromiter((len(t) for t in texts), np.int64, len(texts)),
