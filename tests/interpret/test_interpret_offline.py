@@ -128,6 +128,11 @@ def test_a_named_feature_whose_documents_share_no_topic_is_lexical_not_clean(
     assert lenient["topic_coherence"] == strict["topic_coherence"]
     assert not any(lenient["lexical"]) and strict["lexical"] == named
     assert any(lenient["clean"]) and not any(strict["clean"])
+    row = finished(0.7).to_pylist()[0]
+    shown = {relative: format_feature({**row, "mixed": True, "relative_coherence": relative})
+             for relative in (0.3, 1.2, None)}
+    assert "share no topic" in shown[0.3] and "share no topic" in shown[None]
+    assert "share a topic no phrase of theirs names" in shown[1.2]
 
 
 def test_coherence_is_judged_against_features_as_broad() -> None:
