@@ -48,7 +48,7 @@ def format_feature(row: dict, top_titles: Sequence[str] = ()) -> str:
         f"  backend {row['backend']}; density {row['density']:.4f}; "
         f"mean activation {row['mean_activation']:.3f}"
         + (f"; topic coherence {row['topic_coherence']:.1f}× random"
-           if math.isfinite(row.get("topic_coherence") or math.nan) else ""),
+           if _finite(row.get("topic_coherence")) else ""),
         f"  held-out ({row['n_scored']} docs, {row['n_scored_active']} active, with hard "
         f"negatives): Pearson {row['pearson']:.3f}, F1 {row['f1']:.3f}",
         f"  paper's 3+3 design: Pearson {row['pearson_balanced']:.3f}, "
@@ -63,11 +63,16 @@ def format_feature(row: dict, top_titles: Sequence[str] = ()) -> str:
 
 def _topical(row: dict) -> bool:
     """Whether a feature's top documents are as coherent as a named feature's must be. A
-    mixed feature that is has a topic no single phrase covers: judges rejected or only
+    mixed feature that passes has a topic no single phrase covers: judges rejected or only
     partly accepted "mixed" on all 6 such features they saw, and accepted it on 15 of the 21
     below the bar (docs/labels.md, seventh round)."""
     relative = row.get("relative_coherence")
-    return relative is not None and relative >= CleanCriteria().min_relative_coherence
+    return _finite(relative) and relative >= CleanCriteria().min_relative_coherence
+
+
+def _finite(value: float | None) -> bool:
+    """A score is shown when present and not NaN (0 is a score)."""
+    return value is not None and math.isfinite(value)
 
 
 def scalar_scores(table: pa.Table) -> dict[int, dict[str, Any]]:
