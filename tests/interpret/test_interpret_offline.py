@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from planted_corpus import PLANTED, Corpus, HashingEmbedder, make_corpus
 
-from disentangle.codes import SparseCodes
+from disentangle.codes import SparseCodes, feature_stats, topic_coherence
 from disentangle.interpret import (
     CleanCriteria,
     ExampleConfig,
@@ -135,6 +135,28 @@ def test_a_named_feature_whose_documents_share_no_topic_is_lexical_not_clean(
     assert "share a topic no phrase of theirs names" in shown[1.2]
 
 
+def test_the_labeller_sees_coherence_against_all_features_as_broad(
+        corpus: Corpus, tmp_path) -> None:
+    seen: dict[int, float] = {}
+
+    class Recording(OfflineBackend):
+        def label(self, batch: Sequence[FeatureExamples]) -> list[Label]:
+            seen.update({examples.feature: examples.coherence for examples in batch})
+            return super().label(batch)
+
+    backend = Recording(corpus.texts, corpus.embeddings, corpus.embedder)
+    interpret_features(corpus.texts, corpus.codes, corpus.embeddings, backend,
+                       BatchStore(tmp_path), features=range(3), config=CONFIG)
+    stats = feature_stats(corpus.codes)
+    density = stats.column("density").to_numpy()
+    expected = relative_to_peers(
+        topic_coherence(corpus.codes, stats.column("top_rows").to_pylist()), density,
+        density > 0)
+    assert sorted(seen) == [0, 1, 2]
+    np.testing.assert_allclose([seen[f] for f in range(3)], expected[:3])
+    assert np.isfinite(expected[:3]).all()
+
+
 def test_coherence_is_judged_against_features_as_broad() -> None:
     broad, narrow = np.full(300, 0.05), np.full(300, 0.005)
     density = np.concatenate([broad, narrow, [0.05, 0.005]])
@@ -214,11 +236,12 @@ OTHER_FIELDS = ["galaxy survey redshift", "neural network training", "stellar sp
 
 
 def _labelled(feature_texts: list[str], weaker: Sequence[str] = (),
-              neighbours: Sequence[str] = (), config: OfflineConfig | None = None) -> Label:
+              neighbours: Sequence[str] = (), config: OfflineConfig | None = None,
+              coherence: float = float("nan")) -> Label:
     """The offline label of a feature firing on ``feature_texts`` (strongest first, its top
     documents) and more weakly on ``weaker`` (its quantile documents) in a corpus of 60 papers
     from other fields; its 5 hard negatives are papers of the nearest field, or
-    ``neighbours`` and then those."""
+    ``neighbours`` and then those. ``coherence`` is what its examples report."""
     others = [f"A study of {OTHER_FIELDS[i % 5]} number {i}\n\nWe report "
               f"{OTHER_FIELDS[i % 5]} results for sample {i}." for i in range(60)]
     others[25:25 + len(neighbours)] = neighbours
@@ -232,7 +255,7 @@ def _labelled(feature_texts: list[str], weaker: Sequence[str] = (),
     activations = np.r_[np.linspace(2.0, 1.0, top), np.full(len(weaker), 0.5),
                         np.zeros(30)].astype(np.float32)
     items = ExampleSet(rows, activations, kinds)
-    return backend.label([FeatureExamples(0, items, items, density=active / len(texts))])[0]
+    return backend.label([FeatureExamples(0, items, items, active / len(texts), coherence)])[0]
 
 
 def test_an_acronym_and_its_expansion_name_one_topic_by_the_expansion() -> None:
@@ -299,6 +322,29 @@ def test_a_phrase_in_the_strongest_titles_names_a_feature_that_would_be_mixed() 
     assert label.text == "terzan" and not label.mixed, label
     control = _labelled(papers, neighbours=neighbours, config=OfflineConfig(lead_title=1.01))
     assert control.mixed, control
+
+
+def test_a_term_names_a_feature_whose_papers_share_a_topic_no_phrase_covers() -> None:
+    """"molecular gas" is in 4 of the 10 top papers but also in hard negatives, so "dense
+    cores" (3 papers and their titles) scores better and covers too few: the feature is mixed,
+    unless its top papers share their other features as much as usual (a topic) and the term
+    is topical enough."""
+    unique = iter(f"word{i}" for i in range(40))
+    papers = ([f"Dense cores {next(unique)}\n\nHCN emission of {next(unique)}."
+               for _ in range(3)]
+              + [f"{next(unique)}\n\nMolecular gas in {next(unique)}." for _ in range(4)]
+              + [f"On {next(unique)}\n\nThe {next(unique)} here." for _ in range(3)])
+    neighbours = [f"Galaxies {next(unique)}\n\nMolecular gas of {next(unique)}."
+                  for _ in range(2)]
+    # in this toy corpus nothing but the term makes its papers alike, so no floor
+    any_term = OfflineConfig(topic_topicality=-1.0, topic_cohesion=-1.0)
+    label = _labelled(papers, neighbours=neighbours, config=any_term, coherence=1.5)
+    assert label.text == "molecular gas" and not label.mixed, label
+    for unknown_or_low in (float("nan"), 0.5):
+        control = _labelled(papers, neighbours=neighbours, config=any_term,
+                            coherence=unknown_or_low)
+        assert control.mixed and "dense cores" in control.text, control
+    assert _labelled(papers, neighbours=neighbours, coherence=1.5).mixed
 
 
 def test_a_hyphenated_word_gives_way_to_the_term_most_of_its_papers_use() -> None:

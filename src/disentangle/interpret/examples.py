@@ -86,6 +86,10 @@ class FeatureExamples:
     scoring: ExampleSet
     density: float = 0.0
     """Share of the corpus where the feature fires (how broad a label may be)."""
+    coherence: float = float("nan")
+    """How much its top documents share their other features, as a multiple of what is
+    usual at its density (1 = the median feature; see ``ExampleSelector``). NaN when not
+    known. Tells a topic no single phrase names from a feature with no topic."""
 
 
 class ExampleSelector:
@@ -101,7 +105,12 @@ class ExampleSelector:
         embeddings: np.ndarray,
         text_lengths: np.ndarray,
         config: ExampleConfig,
+        coherence: np.ndarray | None = None,
     ) -> None:
+        """``coherence``: by feature id, what ``FeatureExamples.coherence`` reports (the
+        runner's :func:`~disentangle.codes.topic_coherence` over that of features of similar
+        density)."""
+        self.coherence = coherence
         self.matrix: sparse.csc_matrix = codes.to_csr().tocsc()
         self.matrix.sort_indices()
         self.embeddings = embeddings
@@ -199,8 +208,9 @@ class ExampleSelector:
         scoring_set = self._example_set(
             feature, [(score_top, "top"), (scoring, "active"), (random_score, "random"),
                       (hard_score, "hard")])
+        coherence = float("nan") if self.coherence is None else float(self.coherence[feature])
         return FeatureExamples(feature, labelling, scoring_set,
-                               len(active_rows) / max(self.embeddings.shape[0], 1))
+                               len(active_rows) / max(self.embeddings.shape[0], 1), coherence)
 
     def _random_silent(
         self, rng: np.random.Generator, taken: np.ndarray, count: int, long_only: bool

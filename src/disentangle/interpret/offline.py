@@ -22,10 +22,12 @@ For each feature:
    ``keywords``, and those of them most top documents hold are its ``alternatives`` (what
    tells it apart when another feature keeps the same label). When the best covers fewer
    than ``mixed_coverage`` of the top documents, a broader non-generic concept most top
-   documents and titles hold, two concepts alike in meaning that cover them together, or
-   a concept in the titles of nearly all its strongest documents still name the feature;
-   otherwise it is flagged ``mixed`` and labelled "mixed: a, b, c" with phrases that
-   between them name most of its top documents;
+   documents and titles hold, two concepts alike in meaning that cover them together,
+   a concept in the titles of nearly all its strongest documents, or, when those documents
+   share their other features as much as usual (a topic, see ``FeatureExamples.coherence``),
+   a specific term in enough of them still name the feature; otherwise it is flagged
+   ``mixed`` and labelled "mixed: a, b, c" with phrases that between them name most of its
+   top documents;
 4. ``contrast``: a phrase over-represented in the hard negatives against the activating
    documents, kept when subtracting its embedding separates the labelling documents clearly
    better. It is a separate field, never part of the label.
@@ -110,6 +112,15 @@ class OfflineConfig:
     lead_title: float = 0.8
     """... name a feature whose best phrase covers too few top documents when a phrase that
     is no generic word is in this share of their titles (an object, a method: "Terzan 5")."""
+    topic_coherence: float = 1.0
+    """A feature whose top documents share their other features at least as much as the
+    median feature of its density (``FeatureExamples.coherence`` ≥ this) has a topic even
+    when its best phrase covers too few of them ..."""
+    topic_topicality: float = 0.2
+    topic_cohesion: float = 0.25
+    """... and is named by the best listable multi-word term in ``mixed_coverage`` of them
+    whose topicality (see ``_topicality``) and coherence (``_coherence``) reach these (judges
+    rejected "mixed" on such features: "molecular gas" on molecular-line observations)."""
     synonym_candidates: int = 8
     """When the best phrase covers too few top documents, this many are tried in pairs."""
     synonym_cosine: float = 0.6
@@ -179,7 +190,7 @@ class OfflineBackend:
         self._vectors: dict[str, np.ndarray] = {}
 
     def spec(self) -> dict[str, Any]:
-        return {"labeller": "concepts-v6", **asdict(self.config)}
+        return {"labeller": "concepts-v7", **asdict(self.config)}
 
     @property
     def background(self) -> Background:
@@ -364,10 +375,9 @@ class OfflineBackend:
         """Label, keywords and mixed flag (the contrast comes later). The label is the
         shortlisted phrase whose score plus embedding separation is best: the counts decide
         which phrases may name the feature, the embedding only breaks near-ties among them.
-        When it covers too few top documents, a broader phrase most of them (and their titles)
-        hold names the feature; failing that, a second phrase of similar meaning that covers
-        the rest ("click-through" beside "conversion rate") makes one topic of the two, the
-        label staying the better-scored one; without either the feature is mixed."""
+        When it covers too few top documents, ``_name_anyway`` may still name the feature
+        ("click-through" beside "conversion rate" makes one topic of the two, the label
+        staying the better-scored one); otherwise the feature is mixed."""
         cfg = self.config
         if not ranked:
             return Label("", "no phrase occurs in two activating documents", True)
@@ -383,17 +393,9 @@ class OfflineBackend:
         mixed = best.top_coverage < cfg.mixed_coverage
         chosen = [best]
         if mixed:
-            broad = [c for c in ranked if c.score > 0 and c.top_coverage >= cfg.broad_coverage
-                     and c.title >= cfg.broad_title
-                     and self._topicality(c.members) >= cfg.topical_floor
-                     and self._coherence(c, top_rows) >= cfg.broad_coherence]
-            pair = None if broad else self._synonyms(ranked, shortlist, top_rows)
-            lead = [] if broad or pair else [
-                self._as_term(c, ranked, rows, top_rows) for c in self._listable(ranked)
-                if c.lead_title >= cfg.lead_title
-                and self._topicality(c.members) >= cfg.topical_floor][:1]
-            if broad or pair or lead:
-                chosen, mixed = broad[:1] or list(pair or ()) or lead, False
+            named = self._name_anyway(examples, ranked, shortlist, rows, top_rows)
+            if named:
+                chosen, mixed = named, False
         used = {w for c in chosen for w in c.phrase.split()}
         for candidate in ranked:
             if len(chosen) > cfg.keywords or candidate.score <= 0:
@@ -414,6 +416,36 @@ class OfflineBackend:
                         for c in self._alternatives(chosen[0], ranked)]
         return Label(shown[0], evidence, keywords=tuple(shown[1:]),
                      alternatives=tuple(alternatives))
+
+    def _name_anyway(self, examples: FeatureExamples, ranked: list[Candidate],
+                     shortlist: dict[str, str], rows: list[int],
+                     top_rows: list[int]) -> list[Candidate]:
+        """What names a feature whose best phrase covers too few top documents, first rule
+        that applies: a broad phrase most of them and their titles hold; two phrases alike in
+        meaning covering them together; a phrase in nearly all the strongest titles; when the
+        documents share a topic (coherence), a specific term covering enough of them. Empty:
+        the feature is mixed."""
+        cfg = self.config
+        broad = [c for c in ranked if c.score > 0 and c.top_coverage >= cfg.broad_coverage
+                 and c.title >= cfg.broad_title
+                 and self._topicality(c.members) >= cfg.topical_floor
+                 and self._coherence(c, top_rows) >= cfg.broad_coherence]
+        if broad:
+            return broad[:1]
+        pair = self._synonyms(ranked, shortlist, top_rows)
+        if pair:
+            return list(pair)
+        lead = [self._as_term(c, ranked, rows, top_rows) for c in self._listable(ranked)
+                if c.lead_title >= cfg.lead_title
+                and self._topicality(c.members) >= cfg.topical_floor]
+        if lead:
+            return lead[:1]
+        if not examples.coherence >= cfg.topic_coherence:  # NaN: unknown, so no topic
+            return []
+        return [c for c in self._listable(ranked)
+                if " " in c.phrase and c.top_coverage >= cfg.mixed_coverage
+                and self._topicality(c.members) >= cfg.topic_topicality
+                and self._coherence(c, top_rows) >= cfg.topic_cohesion][:1]
 
     def _alternatives(self, label: Candidate, ranked: list[Candidate]) -> list[Candidate]:
         """Phrases that tell the feature apart when another one keeps its label, best first:

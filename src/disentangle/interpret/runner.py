@@ -90,10 +90,13 @@ def interpret_features(
     todo = sorted(wanted_set - done)
     if on_batch is not None and len(wanted_set) > len(todo):
         on_batch(len(wanted_set) - len(todo))
+    stats = stats if stats is not None else feature_stats(codes)
+    coherence = topic_coherence(codes, stats.column("top_rows").to_pylist())
     if todo:
+        density = stats.column("density").to_numpy()
         selector = ExampleSelector(
             codes, embeddings, np.fromiter((len(t) for t in texts), np.int64, len(texts)),
-            config.examples,
+            config.examples, relative_to_peers(coherence, density, density > 0),
         )
         for start in range(0, len(todo), config.batch_size):
             batch = todo[start:start + config.batch_size]
@@ -102,8 +105,6 @@ def interpret_features(
             if on_batch is not None:
                 on_batch(len(batch))
     results = pa.concat_tables([read_parquet(p) for p in batches.batches(key)])
-    stats = stats if stats is not None else feature_stats(codes)
-    coherence = topic_coherence(codes, stats.column("top_rows").to_pylist())
     return finish_table(results, stats, config.clean, coherence)
 
 
