@@ -23,7 +23,10 @@ TRAIN = ["--n", "48", "--k", "6", "--epochs", "8", "--batch-size", "64", "--lr",
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
        "COLUMNS": "200"}
 ENV.pop("PYTHONHASHSEED", None)
-ENTRY = [sys.executable, "-c", "from disentangle.cli.main import run; run()"]
+# Ctrl+C as a terminal delivers it: a shell running these tests in the background (`cmd &`)
+# makes its children ignore SIGINT, and Python then installs no KeyboardInterrupt handler.
+ENTRY = [sys.executable, "-c", "import signal; signal.signal(signal.SIGINT, "
+         "signal.default_int_handler); from disentangle.cli.main import run; run()"]
 
 
 def start(*args: str) -> subprocess.Popen:

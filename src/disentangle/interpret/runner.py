@@ -233,7 +233,8 @@ def finish_table(results: pa.Table, stats: pa.Table, clean: CleanCriteria,
 
 def relative_to_peers(values: np.ndarray, density: np.ndarray, peers: np.ndarray) -> np.ndarray:
     """``values`` over the median value of the :data:`COHERENCE_PEERS` ``peers`` closest in
-    log density (NaN where a value is NaN or no peer has one)."""
+    log density (NaN where a value is NaN, no peer has one, or both it and that median are 0,
+    as on a tiny corpus whose top documents share no other feature)."""
     usable = peers & np.isfinite(values)
     order = np.flatnonzero(usable)[np.argsort(np.log(density[usable]))]
     if not len(order):
@@ -245,7 +246,8 @@ def relative_to_peers(values: np.ndarray, density: np.ndarray, peers: np.ndarray
               + np.searchsorted(sorted_log, wanted, "right")) // 2  # the middle of any ties
     starts = np.clip(middle - width // 2, 0, len(order) - width)
     windows = values[order][starts[:, None] + np.arange(width)]
-    return values / np.median(windows, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return values / np.median(windows, axis=1)
 
 
 def _numpy(table: pa.Table, name: str) -> np.ndarray:
