@@ -62,23 +62,6 @@ def test_labelling_and_scoring_sets_are_disjoint(corpus: Corpus) -> None:
     np.testing.assert_array_equal(first[1].scoring.rows, again[0].scoring.rows)
 
 
-def test_the_labeller_sees_the_strongest_documents_a_reader_sees(corpus: Corpus) -> None:
-    lengths = np.array([len(t) for t in corpus.texts])
-    for strongest in (True, False):
-        config = replace(CONFIG.examples, label_strongest=strongest)
-        selector = ExampleSelector(corpus.codes, corpus.embeddings, lengths, config)
-        for feature in (0, 3):
-            rows, acts = selector.active(feature)
-            by_strength = rows[np.argsort(-acts, kind="stable")]
-            wanted = by_strength[lengths[by_strength] >= config.min_label_chars][
-                :min(config.label_top, len(rows) // 2)]
-            examples = selector.select([feature])[0]
-            top = examples.labelling.rows[examples.labelling.of_kind("top")]
-            assert (set(top) == set(wanted)) is strongest, (feature, strongest)
-            assert not set(examples.labelling.rows) & set(examples.scoring.rows)
-            assert examples.scoring.active.any()
-
-
 def test_hard_negatives_are_nearer_than_random(corpus: Corpus) -> None:
     selector = ExampleSelector(corpus.codes, corpus.embeddings,
                                np.array([len(t) for t in corpus.texts]), CONFIG.examples)

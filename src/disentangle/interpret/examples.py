@@ -9,10 +9,9 @@ script). Both sets hold activating documents and two kinds of silent ones:
   whether the label is specific *enough* (a "galaxies" label for a "galaxy clusters" feature
   fails on them).
 
-Activating labelling examples are the feature's strongest documents, the ones a reader sees
-first and its label must name, plus one document per activation quantile of a random half of
-the rest, because top examples alone give over-specific labels. Scoring activating documents
-are the top of the other half (held out, as the paper scores) plus a uniform sample of it, so
+Activating labelling examples are the top documents plus one document per activation
+quantile, because top examples alone give over-specific labels. Scoring activating documents
+are the top of the scoring half (as the paper scores) plus a uniform sample of the rest, so
 the realistic score also reflects the feature's typical, weaker documents. Selection for a
 feature depends only on ``(seed, feature)``, never on batching, so runs are reproducible and
 resumable.
@@ -40,10 +39,6 @@ class ExampleConfig:
 
     label_top: int = 10
     """Strongest activating documents shown to the labeller."""
-    label_strongest: bool = True
-    """Those are the feature's strongest documents, the ones a reader sees first (in
-    ``features show``, the web app, the blind audit), at most half of its documents; off,
-    the strongest of a random half (the rest is always split at random)."""
     label_quantile: int = 10
     """Further activating documents, one per activation quantile of the rest."""
     label_random: int = 20
@@ -145,19 +140,12 @@ class ExampleSelector:
     def _split_active(
         self, feature: int
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Rows for labelling (top, quantile) and scoring (top, uniform) for one feature: a
-        random half each, except that with ``label_strongest`` the labelling half holds the
-        feature's strongest documents."""
+        """Rows for labelling (top, quantile) and scoring (top, uniform) for one feature."""
         cfg = self.config
         rng = _rng(cfg.seed, feature, 0)
         rows, acts = self.active(feature)
         order = rng.permutation(len(rows))
         half = (len(rows) + 1) // 2
-        if cfg.label_strongest:
-            by_strength = np.argsort(-acts, kind="stable")
-            strongest = by_strength[self.long_enough[rows[by_strength]]][
-                :min(cfg.label_top, len(rows) // 2)]
-            order = np.concatenate([strongest, order[~np.isin(order, strongest)]])
         label_pool, score_pool = order[:half], order[half:]
         label_pool = label_pool[self.long_enough[rows[label_pool]]]
         label_pool = label_pool[np.argsort(-acts[label_pool], kind="stable")]
