@@ -347,6 +347,15 @@ def test_a_term_names_a_feature_whose_papers_share_a_topic_no_phrase_covers() ->
     assert _labelled(papers, neighbours=neighbours, coherence=1.5).mixed
 
 
+def test_a_term_written_with_and_without_a_space_is_one_concept_named_as_most_write_it(
+        ) -> None:
+    unique = iter(f"word{i}" for i in range(20))
+    label = _labelled([f"On {next(unique)}\n\nThe lightcurve of {next(unique)}." for _ in range(6)]
+                      + [f"On {next(unique)}\n\nThe light curve of {next(unique)}."
+                         for _ in range(4)])
+    assert label.text == "lightcurve" and "top 100%" in label.evidence.split(";")[0], label
+
+
 def test_a_hyphenated_word_gives_way_to_the_term_most_of_its_papers_use() -> None:
     """"early-type" is one word as written, though its key has two: it is no term."""
     unique = iter(f"word{i}" for i in range(10))

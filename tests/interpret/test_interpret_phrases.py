@@ -77,6 +77,19 @@ def test_plurals_and_hyphens_fold_into_one_phrase_keeping_a_written_form() -> No
     assert index.surface("gamma ray burst", [0, 1, 2]) == "gamma-ray bursts"
 
 
+def test_latin_plurals_and_singulars_ending_in_s_fold_with_their_other_form() -> None:
+    pairs = [("Type Ia supernovae", "a type Ia supernova"),
+             ("galaxy spectra", "a galaxy spectrum"),
+             ("active galactic nuclei", "an active galactic nucleus"),
+             ("gravitational lenses", "a gravitational lens"),
+             ("selection biases", "selection bias")]
+    for plural, single in pairs:
+        keys = [max(document_phrases(text), key=len) for text in (plural, single)]
+        assert keys[0] == keys[1], keys
+    index = PhraseIndex(["Type Ia supernovae.", "A type Ia supernova.", "Supernovae."])
+    assert index.surface("type ia supernova", [0, 1]) in {"type ia supernovae", "type ia supernova"}
+
+
 def test_acronyms_keep_their_capitals_and_fold_with_lower_case_forms() -> None:
     phrases = document_phrases("Variability of AGNs seen by LSST; an AGN and agns.")
     assert phrases["agn"] == "AGNs" and phrases["lsst"] == "LSST"
@@ -99,7 +112,8 @@ def test_the_corpus_teaches_which_words_are_verbs_and_labels_are_noun_phrases() 
 
 def test_an_acronym_joins_its_expansion_and_a_word_its_variants() -> None:
     names = ["dtw", "dynamic time warping", "lmxb", "low mass x ray binary", "ml",
-             "machine learning", "fair", "fairness", "sign", "signal", "cluster", "clustering"]
+             "machine learning", "fair", "fairness", "sign", "signal", "cluster", "clustering",
+             "light curve", "lightcurve"]
     presence = np.ones((len(names), 3))
     presence[4, :2] = 0  # "ml" never in a document with "machine learning": a coincidence
     presence[5, 2] = 0
@@ -109,6 +123,16 @@ def test_an_acronym_joins_its_expansion_and_a_word_its_variants() -> None:
     assert ("fair", "fairness") in groups
     assert ("ml",) in groups and ("sign",) in groups and ("signal",) in groups
     assert ("cluster",) in groups and ("clustering",) in groups
+    assert ("light curve", "lightcurve") in groups
+
+
+def test_british_spellings_fold_with_american_ones() -> None:
+    for british, american in [("CMB polarisation maps", "CMB polarization maps"),
+                              ("the source catalogue", "the source catalog"),
+                              ("modelling the colours", "modeling the colors"),
+                              ("submillimetre galaxies", "submillimeter galaxies"),
+                              ("neighbourhood behaviour", "neighborhood behavior")]:
+        assert document_phrases(british).keys() == document_phrases(american).keys(), british
 
 
 def test_background_counts_a_union_of_phrases_once_per_document() -> None:

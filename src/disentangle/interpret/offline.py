@@ -190,7 +190,7 @@ class OfflineBackend:
         self._vectors: dict[str, np.ndarray] = {}
 
     def spec(self) -> dict[str, Any]:
-        return {"labeller": "concepts-v7", **asdict(self.config)}
+        return {"labeller": "concepts-v8", **asdict(self.config)}
 
     @property
     def background(self) -> Background:
@@ -349,9 +349,12 @@ class OfflineBackend:
     def _concept_name(group: list[int], names: list[str], presence: np.ndarray,
                       is_top: np.ndarray) -> str:
         """The member naming a concept: an expansion before its acronym, then the member in
-        most top documents, then in most documents, then the longer one."""
+        most top documents, then in most documents, then the longer one. A term written both
+        with and without spaces ("light curve", "lightcurve") is named as most write it."""
+        closed = {names[i] for i in group if " " not in names[i]}
+
         def rank(i: int) -> tuple[int, float, float, int, str]:
-            spelt = " " in names[i]
+            spelt = " " in names[i] and names[i].replace(" ", "") not in closed
             return (int(spelt), float(presence[i, is_top].sum()), float(presence[i].sum()),
                     names[i].count(" "), names[i])
         return names[max(group, key=rank)]
