@@ -380,6 +380,15 @@ def test_a_single_word_gives_way_to_a_term_whose_qualifier_all_its_papers_share(
     assert _labelled(papers("vacuum")).text == "fluorescence"
 
 
+def test_a_capital_letter_alone_never_names_a_feature() -> None:
+    """"M" is in every paper, "M dwarfs" in six: the name, not its letter."""
+    unique = iter(f"word{i}" for i in range(30))
+    label = _labelled([f"M {next(unique)}\n\nPlanets of M dwarfs; M {next(unique)}."
+                       for _ in range(6)]
+                      + [f"M {next(unique)}\n\nThe M {next(unique)} sample." for _ in range(4)])
+    assert label.text == "M dwarfs", label.evidence
+
+
 def test_two_lower_case_letters_never_name_a_feature() -> None:
     """"hz" is in every title, "radio timing" in no title: a unit is still no topic."""
     unique = iter(f"word{i}" for i in range(10))

@@ -90,6 +90,13 @@ def test_latin_plurals_and_singulars_ending_in_s_fold_with_their_other_form() ->
     assert index.surface("type ia supernova", [0, 1]) in {"type ia supernovae", "type ia supernova"}
 
 
+def test_a_capital_letter_starts_a_name_but_never_continues_one() -> None:
+    assert document_phrases("Young T Tauri stars.")["t tauri star"] == "T tauri stars"
+    assert "m dwarf" in document_phrases("Planets around M dwarfs.")
+    assert "matrix x" not in document_phrases("Let the matrix X be sparse.")
+    assert "m t" not in document_phrases("The mass M T of the disc.")
+
+
 def test_acronyms_keep_their_capitals_and_fold_with_lower_case_forms() -> None:
     phrases = document_phrases("Variability of AGNs seen by LSST; an AGN and agns.")
     assert phrases["agn"] == "AGNs" and phrases["lsst"] == "LSST"

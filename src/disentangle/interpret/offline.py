@@ -257,6 +257,7 @@ class OfflineBackend:
         counts = {p: c for p, c in self.index.document_frequency(rows).items() if c >= need}
         skip = absorbed_phrases(counts)
         names = sorted(p for p in counts if p not in skip and self.grammar.is_noun_phrase(p)
+                       and len(p) > 1
                        and (len(p) > 2 or self.index.surface(p, rows).isupper()))
         if not names:
             return []

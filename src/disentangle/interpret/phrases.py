@@ -64,8 +64,14 @@ def document_phrases(text: str) -> dict[str, str]:
             if original.lower().endswith("'s"):  # "Mercury's" is Mercury
                 original = original[:-2]
             word = original.lower()
-            if _TOKEN.fullmatch(word) and len(word) > 1 and word not in stops:
-                words.append(original if _is_acronym(original) else word)
+            # a capital letter starts a name ("T Tauri", "M dwarfs", "H II"); it is never a
+            # candidate alone (offline.candidates) nor inside a phrase ("matrix X", "M T sin")
+            if _TOKEN.fullmatch(word) and (len(word) > 1 or original.isupper()) \
+                    and word not in stops:
+                if len(word) == 1:
+                    _add_ngrams(words, phrases)
+                    words = []
+                words.append(original if _is_acronym(original) or len(original) == 1 else word)
                 continue
             _add_ngrams(words, phrases)
             words = []
@@ -114,6 +120,7 @@ def singular(word: str) -> str:
 _BRITISH_ENDINGS = (("isation", "ization"), ("logue", "log"), ("elling", "eling"),
                     ("elled", "eled"), ("metre", "meter"), ("centre", "center"),
                     ("fibre", "fiber"), ("programme", "program"))
+_BRITISH_SUFFIXES = tuple(british for british, _ in _BRITISH_ENDINGS)
 _BRITISH_OUR = ("behaviour", "colour", "neighbour", "favour", "flavour", "vapour", "humour",
                 "labour", "tumour", "odour", "harbour", "honour", "rumour", "endeavour")
 
@@ -122,9 +129,10 @@ def american(word: str) -> str:
     """The American spelling of a British one ("polarisation", "catalogue", "modelling",
     "colour", "submillimetre"), only for grouping (never shown): a fifth to a third of the
     corpus's authors write these the British way, which would split one term in two."""
-    for british, us in _BRITISH_ENDINGS:
-        if word.endswith(british):
-            return word[:-len(british)] + us
+    if word.endswith(_BRITISH_SUFFIXES):  # one test for the common case: no British ending
+        for british, us in _BRITISH_ENDINGS:
+            if word.endswith(british):
+                return word[:-len(british)] + us
     if word.startswith(_BRITISH_OUR):
         return word.replace("our", "or", 1)
     return word
