@@ -439,14 +439,15 @@ class OfflineBackend:
         pair = self._synonyms(ranked, shortlist, top_rows)
         if pair:
             return list(pair)
-        lead = [self._as_term(c, ranked, rows, top_rows) for c in self._listable(ranked)
+        listable = self._listable(ranked)
+        lead = [self._as_term(c, ranked, rows, top_rows) for c in listable
                 if c.lead_title >= cfg.lead_title
                 and self._topicality(c.members) >= cfg.topical_floor]
         if lead:
             return lead[:1]
         if not examples.coherence >= cfg.topic_coherence:  # NaN: unknown, so no topic
             return []
-        return [c for c in self._listable(ranked)
+        return [c for c in listable
                 if " " in c.phrase and c.top_coverage >= cfg.mixed_coverage
                 and self._topicality(c.members) >= cfg.topic_topicality
                 and self._coherence(c, top_rows) >= cfg.topic_cohesion][:1]

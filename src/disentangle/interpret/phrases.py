@@ -426,12 +426,12 @@ def concepts(names: Sequence[str], presence: np.ndarray) -> list[list[int]]:
             acronym = singles.get(short)
             if acronym is not None and (presence[acronym] * presence[i]).any():
                 join(acronym, i)
-    closed: dict[str, int] = {}
+    by_joined: dict[str, int] = {}
     for i, name in enumerate(names):  # "data set", "dataset"; "non-linear", "nonlinear"
         joined = name.replace(" ", "")
-        if joined in closed:
-            join(closed[joined], i)
-        closed.setdefault(joined, i)
+        if joined in by_joined:
+            join(by_joined[joined], i)
+        by_joined.setdefault(joined, i)
     for word, i in singles.items():
         if len(word) < 4:
             continue
