@@ -1,9 +1,10 @@
 """Workspace manifest: stage records, clear errors for missing or stale stages."""
 
+import pyarrow as pa
 import pytest
 
 from disentangle.errors import DisentangleError
-from disentangle.io import read_json, write_json
+from disentangle.io import read_json, write_json, write_parquet
 from disentangle.workspace import Workspace
 
 
@@ -52,3 +53,13 @@ def test_resolve_sae(tmp_path):
         ws.resolve_sae("b")
     with pytest.raises(DisentangleError, match="invalid SAE name"):
         ws.sae_dir("../evil")
+
+
+def test_a_table_from_an_older_version_names_the_missing_columns_and_the_fix(tmp_path):
+    ws = Workspace.create(tmp_path / "ws")
+    folder = ws.sae_folder("a")
+    write_parquet(folder.features_path, pa.table({"feature": [0], "clean": [True]}))
+    assert folder.features(["feature"]).num_rows == 1
+    with pytest.raises(DisentangleError,
+                       match=r"lack interpretable .*re-run `disentangle interpret"):
+        folder.features(["feature", "interpretable"])

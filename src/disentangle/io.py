@@ -128,6 +128,11 @@ def read_parquet(path: str | os.PathLike[str], columns: list[str] | None = None)
                         (pa.ArrowException,))
 
 
+def parquet_columns(path: str | os.PathLike[str]) -> list[str]:
+    """Column names of a Parquet file, read from its footer alone."""
+    return checked_read(path, lambda p: pq.read_schema(p).names, (pa.ArrowException,))
+
+
 @functools.cache
 def _umask() -> int:
     """The process umask, read once (reading it means setting it, so not per write)."""

@@ -39,6 +39,7 @@ from disentangle.io import (
     DamagedFile,
     artifact,
     load_npy,
+    parquet_columns,
     read_json,
     read_parquet,
     write_json,
@@ -468,10 +469,14 @@ class SAEFolder:
 
     def _table(self, path: Path, what: str, command: str,
                columns: list[str] | None = None) -> pa.Table:
+        rerun = (f"`disentangle {command} --workspace {self.root.parent.parent} "
+                 f"--sae {self.name}`")
         if not path.exists():
-            raise DisentangleError(f"SAE {self.name} has no {what} yet; run `disentangle "
-                                   f"{command} --workspace {self.root.parent.parent} "
-                                   f"--sae {self.name}`")
+            raise DisentangleError(f"SAE {self.name} has no {what} yet; run {rerun}")
+        missing = sorted(set(columns or ()) - set(parquet_columns(path)))
+        if missing:
+            raise DisentangleError(f"the {what} of SAE {self.name} lack {', '.join(missing)} "
+                                   f"(an older version wrote them); re-run {rerun}")
         return read_parquet(path, columns=columns)
 
 

@@ -23,7 +23,7 @@ def labelled(built, tmp_path_factory):  # noqa: F811
     write_parquet(Workspace.open(ws).sae("tiny").features_path, pa.table({
         "feature": pa.array(range(32), pa.int32()),
         "label": [f"theme {f}" for f in range(32)],
-        "clean": [True] * 32}))
+        "interpretable": [True] * 32}))
     queries = ws.parent / "queries.json"
     queries.write_text(json.dumps({"field": ["astro-ph", "cs"], "queries": [
         {"query": "exoplanet transit of a host star", "category": "astro-ph.EP"},

@@ -77,6 +77,7 @@ def make_workspace(root, *, codes_for: list[str], labels: bool = True) -> Worksp
             "feature": pa.array(range(N_FEATURES), pa.int32()),
             "label": [NAMES.get(f, f"noise{f}") for f in range(N_FEATURES)],
             "density": density,
+            "interpretable": [f != UNCLEAN for f in range(N_FEATURES)],
             "clean": [f != UNCLEAN for f in range(N_FEATURES)]}))
     return ws
 

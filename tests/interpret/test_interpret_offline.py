@@ -47,7 +47,8 @@ def corpus() -> Corpus:
 def run(corpus: Corpus, codes: SparseCodes, out_dir, features=None):
     backend = OfflineBackend(corpus.texts, corpus.embeddings, corpus.embedder)
     return interpret_features(corpus.texts, codes, corpus.embeddings, backend,
-                              BatchStore(out_dir), features=features, config=CONFIG)
+                              BatchStore(out_dir), features=features, config=CONFIG,
+                              embedder=corpus.embedder)
 
 
 def test_labelling_and_scoring_sets_are_disjoint(corpus: Corpus) -> None:
@@ -113,7 +114,7 @@ def test_resume_skips_done_features_and_outputs_render(corpus: Corpus, tmp_path)
     assert f"feature 0: {label}" in format_feature(table.to_pylist()[0], ["a title"])
 
 
-def test_a_named_feature_whose_documents_share_no_topic_is_lexical_not_clean(
+def test_a_named_feature_whose_documents_share_no_topic_is_lexical_not_interpretable(
         corpus: Corpus, tmp_path) -> None:
     def finished(min_relative_coherence: float):
         config = replace(CONFIG, clean=CleanCriteria(
@@ -127,12 +128,42 @@ def test_a_named_feature_whose_documents_share_no_topic_is_lexical_not_clean(
     assert any(named) and all(np.isfinite(lenient["topic_coherence"]))
     assert lenient["topic_coherence"] == strict["topic_coherence"]
     assert not any(lenient["lexical"]) and strict["lexical"] == named
-    assert any(lenient["clean"]) and not any(strict["clean"])
+    assert any(lenient["interpretable"]) and not any(strict["interpretable"])
     row = finished(0.7).to_pylist()[0]
     shown = {relative: format_feature({**row, "mixed": True, "relative_coherence": relative})
              for relative in (0.3, 1.2, None)}
     assert "share no topic" in shown[0.3] and "share no topic" in shown[None]
     assert "share a topic no phrase of theirs names" in shown[1.2]
+
+
+def test_clean_needs_a_label_that_fits_the_strongest_documents(corpus: Corpus,
+                                                                tmp_path) -> None:
+    def finished(min_top_fit: float, with_embedder: bool = True):
+        config = replace(CONFIG, clean=CleanCriteria(
+            min_f1=0.0, min_pearson=0.0, min_relative_coherence=0.0, min_top_fit=min_top_fit))
+        backend = OfflineBackend(corpus.texts, corpus.embeddings, corpus.embedder)
+        return interpret_features(corpus.texts, corpus.codes, corpus.embeddings, backend,
+                                  BatchStore(tmp_path), features=range(8), config=config,
+                                  embedder=corpus.embedder if with_embedder else None
+                                  ).to_pydict()
+
+    table = finished(-math.inf)
+    fit = np.array(table["top_fit"])
+    named = ~np.array(table["mixed"])
+    assert np.isfinite(fit[named]).all() and np.isnan(fit[~named]).all()
+    assert table["clean"] == table["interpretable"] and any(table["clean"])
+    cut = float(np.median(fit[np.array(table["interpretable"])]))
+    strict = finished(cut)
+    assert strict["interpretable"] == table["interpretable"]
+    assert strict["clean"] == [bool(i and f >= cut)
+                               for i, f in zip(table["interpretable"], fit, strict=True)]
+    assert 0 < sum(strict["clean"]) < sum(table["clean"])
+    blind = finished(-math.inf, with_embedder=False)
+    assert np.isnan(blind["top_fit"]).all() and not any(blind["clean"])
+    row = table["interpretable"].index(True)
+    shown = format_feature({name: values[row] for name, values in strict.items()})
+    assert f"fit with its 5 strongest documents: {fit[row]:.1f}" in shown
+    assert ("interpretable" in shown) != strict["clean"][row]
 
 
 def test_the_labeller_sees_coherence_against_all_features_as_broad(

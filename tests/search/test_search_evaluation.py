@@ -25,12 +25,12 @@ ALL = range(48)
 
 
 def run(world, **options):
-    table, cases = evaluate_steering(world["searcher"], QUERIES, clean=ALL,
+    table, cases = evaluate_steering(world["searcher"], QUERIES, interpretable=ALL,
                                      density_range=(0.0, 1.0), strengths=(0.5, 2.0), **options)
     return table, cases, {(e["op"], e["method"], e["strength"]): e for e in summarise(table)}
 
 
-def test_draws_are_seeded_absent_and_lowered_is_the_strongest_clean(world):
+def test_draws_are_seeded_absent_and_lowered_is_the_strongest_interpretable(world):
     searcher = world["searcher"]
     first = draw_cases(searcher, QUERIES, ALL, density_range=(0.0, 1.0))
     again = draw_cases(searcher, QUERIES, ALL, density_range=(0.0, 1.0))
@@ -41,8 +41,8 @@ def test_draws_are_seeded_absent_and_lowered_is_the_strongest_clean(world):
         code = searcher.encode(searcher.embed(case.query))
         assert case.raised not in code
         assert case.lowered == max(code, key=code.get)
-    clean = [f for f in ALL if f != first[0].lowered]
-    assert draw_cases(searcher, QUERIES, clean, density_range=(0.0, 1.0))[0].lowered \
+    interpretable = [f for f in ALL if f != first[0].lowered]
+    assert draw_cases(searcher, QUERIES, interpretable, density_range=(0.0, 1.0))[0].lowered \
         != first[0].lowered
 
 

@@ -44,7 +44,7 @@ def build(
         help="count (0/1 co-occurrence) or activation (cosine of activation profiles).")
     ] = "count",
     all_features: Annotated[bool, typer.Option(
-        help="Use every live feature with density < 0.2, not only clean ones.")] = False,
+        help="Use every live feature with density < 0.2, not only interpretable ones.")] = False,
     score: Annotated[bool, typer.Option(
         help="Score each family label on held-out documents (offline, label embedding).")
     ] = True,

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import numpy as np
+
 from disentangle.interpret.examples import FeatureExamples
 from disentangle.interpret.scoring import Prediction
 
@@ -33,6 +35,12 @@ class Label:
     alternatives: tuple[str, ...] = ()
     """Phrases many of its top documents hold, best first, to tell it apart when another
     feature keeps ``text``: "text (alternative)" (offline only)."""
+
+
+class Embedder(Protocol):
+    """Maps text into the space of the documents' embeddings (phrases, labels)."""
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
 class Backend(Protocol):

@@ -11,6 +11,7 @@ import pyarrow as pa
 
 from disentangle.errors import DisentangleError
 from disentangle.interpret.runner import CleanCriteria
+from disentangle.interpret.scoring import TOP_FIT_DOCUMENTS
 
 KEYWORD_MATCH = 0.9
 """Rank of a hit in a feature's keywords: below a label hit, above most fuzzy hits."""
@@ -31,6 +32,7 @@ def format_feature(row: dict, top_titles: Sequence[str] = ()) -> str:
     ``top_titles`` are the caller's titles (or ids) for ``row["top_rows"]``, in that order.
     """
     flags = [name for name, on in (("clean", row["clean"]), ("clean strict", row["clean_strict"]),
+                                   ("interpretable", row["interpretable"] and not row["clean"]),
                                    ("generic", row["generic"]),
                                    ("label failed", row["label_failed"])) if on]
     if row["duplicate_of"] >= 0:
@@ -53,6 +55,9 @@ def format_feature(row: dict, top_titles: Sequence[str] = ()) -> str:
         f"negatives): Pearson {row['pearson']:.3f}, F1 {row['f1']:.3f}",
         f"  paper's 3+3 design: Pearson {row['pearson_balanced']:.3f}, "
         f"F1 {row['f1_balanced']:.3f}",
+        *([f"  fit with its {TOP_FIT_DOCUMENTS} strongest documents: {row['top_fit']:.1f} "
+           f"(clean needs {CleanCriteria().min_top_fit:g})"] if _finite(row.get("top_fit"))
+          else []),
     ]
     if row["evidence"]:
         lines.append(f"  evidence: {row['evidence'][:400]}")

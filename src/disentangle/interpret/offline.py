@@ -44,11 +44,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
-from disentangle.interpret.backend import Label
+from disentangle.interpret.backend import Embedder, Label
 from disentangle.interpret.examples import FeatureExamples
 from disentangle.interpret.phrases import (
     Background,
@@ -63,10 +63,6 @@ from disentangle.metrics import pearson
 
 MIXED = "mixed"
 """Display prefix of a feature whose top documents share no topic: "mixed: a, b, c"."""
-
-
-class Embedder(Protocol):
-    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)

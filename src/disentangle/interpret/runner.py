@@ -20,10 +20,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from disentangle.codes import SparseCodes, feature_stats, topic_coherence
-from disentangle.interpret.backend import Backend
+from disentangle.interpret.backend import Backend, Embedder
 from disentangle.interpret.examples import ExampleConfig, ExampleSelector
 from disentangle.interpret.labels import disambiguate, duplicate_of, is_generic
-from disentangle.interpret.scoring import BalancedDesign, score
+from disentangle.interpret.scoring import BalancedDesign, score, top_fit
 from disentangle.io import read_parquet, write_parquet
 from disentangle.workspace import BatchStore
 
@@ -32,10 +32,13 @@ from disentangle.workspace import BatchStore
 class CleanCriteria:
     """The paper's definition of a clean feature (thresholds from its family code), plus a
     topic: a label scored well on the word its documents share is still not clean when they
-    share nothing else.
+    share nothing else. Features passing that are ``interpretable``: families and the steering
+    protocol build on them, as the paper's do on its clean features.
 
-    ``clean`` applies it to the paper's 3+3 design (as the paper did); ``clean_strict`` to the
-    realistic design with hard negatives.
+    ``clean`` asks one thing more of an interpretable feature: that its label describe the
+    strongest documents (:func:`~disentangle.interpret.scoring.top_fit`), which are what a
+    reader sees. ``clean`` applies the scores to the paper's 3+3 design (as the paper did);
+    ``clean_strict`` to the realistic design with hard negatives.
     """
 
     min_f1: float = 0.8
@@ -48,6 +51,13 @@ class CleanCriteria:
     ones, so a fixed bar would call them lexical. Chosen on the 120 demo features judged
     blind in two earlier audit rounds: judges accepted 73 % of the clean labels above it and
     40 % below it ("stability", "phase", "UV", "spectrometer")."""
+    min_top_fit: float = 5.0
+    """:func:`~disentangle.interpret.scoring.top_fit` a clean label needs. Chosen on 614 earlier
+    blind verdicts on the demo's clean features: judges accepted 78 % of all and 89 % of the
+    half at or above 5; the held-out scores separate accepted labels less well (AUC 0.62
+    against 0.68). Judged blind and paired afterwards, on fresh samples, judges accepted 82 %
+    of the labels it keeps clean and 46 % of those it drops (docs/labels.md, twelfth
+    round)."""
 
 
 COHERENCE_PEERS = 200
@@ -73,6 +83,7 @@ def interpret_features(
     config: InterpretConfig | None = None,
     stats: pa.Table | None = None,
     on_batch: Callable[[int], None] | None = None,
+    embedder: Embedder | None = None,
 ) -> pa.Table:
     """Label and score ``features`` (default: all), skipping those finished by an earlier run.
 
@@ -80,7 +91,8 @@ def interpret_features(
     100-199 return 200 rows), sorted by feature, with the columns of :func:`finish_table`.
     ``stats`` is ``feature_stats(codes)`` if the caller already has it; ``on_batch`` is told
     how many features each finished batch held (for progress bars), those an earlier run
-    finished first, as one batch.
+    finished first, as one batch. ``embedder`` maps labels into the space of ``embeddings``
+    for their :func:`label_fit`; without one no feature is clean.
     """
     config = config or InterpretConfig()
     key = run_key(backend, config)
@@ -105,7 +117,31 @@ def interpret_features(
             if on_batch is not None:
                 on_batch(len(batch))
     results = pa.concat_tables([read_parquet(p) for p in batches.batches(key)])
-    return finish_table(results, stats, config.clean, coherence)
+    results = results.sort_by("feature")
+    fit = label_fit(results, stats, embeddings, embedder)
+    return finish_table(results, stats, config.clean, coherence, fit)
+
+
+def label_fit(results: pa.Table, stats: pa.Table, embeddings: np.ndarray,
+              embedder: Embedder | None) -> np.ndarray:
+    """:func:`~disentangle.interpret.scoring.top_fit` of each row's label, NaN for mixed
+    features, failed labels, or without an embedder. Labels are embedded in one call in
+    sorted order, so a label's vector does not depend on which others share its batch."""
+    fit = np.full(results.num_rows, np.nan)
+    labels = results.column("label").to_pylist()
+    named = np.flatnonzero(~_numpy(results, "mixed").astype(bool)
+                           & ~_numpy(results, "label_failed").astype(bool)
+                           & np.array([bool(label) for label in labels], bool))
+    if embedder is None or not len(named):
+        return fit
+    texts = sorted({labels[i] for i in named})
+    vectors = dict(zip(texts, np.asarray(embedder.embed(texts), np.float32), strict=True))
+    top_rows = dict(zip(stats.column("feature").to_pylist(),
+                        stats.column("top_rows").to_pylist(), strict=True))
+    features = results.column("feature").to_pylist()
+    fit[named] = top_fit(np.stack([vectors[labels[i]] for i in named]),
+                         [top_rows[features[i]] for i in named], embeddings)
+    return fit
 
 
 def run_key(backend: Backend, config: InterpretConfig) -> str:
@@ -165,20 +201,20 @@ _BATCH_SCHEMA = pa.schema([
 
 
 def finish_table(results: pa.Table, stats: pa.Table, clean: CleanCriteria,
-                 coherence: np.ndarray) -> pa.Table:
+                 coherence: np.ndarray, fit: np.ndarray) -> pa.Table:
     """Join scores with feature statistics, flag generic, duplicate and lexical labels, mark
-    clean ones. ``coherence`` is :func:`~disentangle.codes.topic_coherence`, by feature id.
+    interpretable and clean ones. ``coherence`` is :func:`~disentangle.codes.topic_coherence`,
+    by feature id; ``fit`` is :func:`label_fit`, by row of ``results`` (sorted by feature).
 
     Columns: feature, label, keywords, contrast, mixed, lexical, topic_coherence,
     relative_coherence, backend, pearson, f1,
-    pearson_balanced, f1_balanced, density, mean_activation, top_rows, top_values, n_scored,
-    n_scored_active, threshold, evidence, label_failed, prediction_failures, generic,
-    duplicate_of (-1 if none), clean (on the paper's design), clean_strict (on the realistic
-    design). A label held by several features stays on the best-scored one; the others take
-    their best alternative name (``duplicate_of`` says which one kept it), so every label
-    names one feature.
+    pearson_balanced, f1_balanced, top_fit, density, mean_activation, top_rows, top_values,
+    n_scored, n_scored_active, threshold, evidence, label_failed, prediction_failures, generic,
+    duplicate_of (-1 if none), interpretable, clean (on the paper's design), clean_strict (on
+    the realistic design). A label held by several features stays on the best-scored one; the
+    others take their best alternative name (``duplicate_of`` says which one kept it), so
+    every label names one feature.
     """
-    results = results.sort_by("feature")
     features = results.column("feature").to_numpy()
     picked = stats.filter(pc.is_in(stats.column("feature"), pa.array(features, pa.int32())))
     picked = picked.sort_by("feature")
@@ -194,10 +230,13 @@ def finish_table(results: pa.Table, stats: pa.Table, clean: CleanCriteria,
     topical = relative >= clean.min_relative_coherence  # NaN (too few documents) is not
     usable = (density < clean.max_density) & ~generic & (duplicates < 0) & ~mixed & topical \
         & ~_numpy(results, "label_failed")
+    fits = fit >= clean.min_top_fit  # NaN (no label vector) does not fit
 
     def passes(suffix: str) -> np.ndarray:
         f1s, pearsons = _numpy(results, "f1" + suffix), _numpy(results, "pearson" + suffix)
         return usable & (f1s >= clean.min_f1) & (pearsons >= clean.min_pearson)
+
+    interpretable = passes("_balanced")
 
     columns = {
         "feature": results.column("feature").cast(pa.int32()),
@@ -213,6 +252,7 @@ def finish_table(results: pa.Table, stats: pa.Table, clean: CleanCriteria,
         "f1": results.column("f1"),
         "pearson_balanced": results.column("pearson_balanced"),
         "f1_balanced": results.column("f1_balanced"),
+        "top_fit": pa.array(fit, pa.float64()),
         "density": picked.column("density"),
         "mean_activation": picked.column("mean_activation"),
         "top_rows": picked.column("top_rows"),
@@ -225,8 +265,9 @@ def finish_table(results: pa.Table, stats: pa.Table, clean: CleanCriteria,
         "prediction_failures": results.column("prediction_failures"),
         "generic": pa.array(generic),
         "duplicate_of": pa.array(duplicates),
-        "clean": pa.array(passes("_balanced")),
-        "clean_strict": pa.array(passes("")),
+        "interpretable": pa.array(interpretable),
+        "clean": pa.array(interpretable & fits),
+        "clean_strict": pa.array(passes("") & fits),
     }
     return pa.table(columns)
 

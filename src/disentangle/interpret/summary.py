@@ -21,6 +21,7 @@ def summarize(table: pa.Table) -> dict[str, Any]:
         "clean": int(np.sum(_column(table, "clean"))),
         "fraction_clean": float(np.mean(_column(table, "clean"))) if table.num_rows else 0.0,
         "clean_strict": int(np.sum(_column(table, "clean_strict"))),
+        "interpretable": int(np.sum(_column(table, "interpretable"))),
         "generic": int(np.sum(_column(table, "generic"))),
         "mixed": int(np.sum(_column(table, "mixed"))),
         "lexical": int(np.sum(_column(table, "lexical"))),
@@ -39,8 +40,11 @@ def summarize(table: pa.Table) -> dict[str, Any]:
 def format_summary(summary: dict[str, Any]) -> str:
     return "\n".join([
         f"features labelled:   {summary['features']} ({', '.join(summary['backends'])})",
-        f"clean:               {summary['clean']} ({summary['fraction_clean']:.1%}) on the "
-        f"paper's 3+3 design; {summary['clean_strict']} on the realistic design",
+        f"interpretable:       {summary['interpretable']} (the paper's clean, on its 3+3 "
+        "design, with a shared topic)",
+        f"clean:               {summary['clean']} ({summary['fraction_clean']:.1%}): those "
+        f"whose label fits their strongest documents; {summary['clean_strict']} on the "
+        "realistic design",
         f"median Pearson:      {summary['median_pearson']:.3f} on ~"
         f"{summary['median_n_scored']:.0f} held-out docs incl. hard negatives "
         f"(paper's 3+3 design: {summary['median_pearson_balanced']:.3f})",

@@ -2,7 +2,7 @@
 
 For every query of a set (our own, bundled in ``search/queries/``):
 
-- the **lowered** feature is the query's strongest *clean* feature (well labelled, see
+- the **lowered** feature is the query's strongest *interpretable* feature (well labelled, see
   ``features.parquet``), the **raised** one is drawn at random (seeded per query) among the
   well-scored features the query lacks: absent from its code and from most of its unsteered top
   10, of moderate density, and mostly active inside the query set's field, so raising it can
@@ -226,21 +226,21 @@ class GroundTruth:
                 else float((self.primary[rows] == category).mean())}
 
 
-def clean_features(features: pa.Table) -> list[int]:
-    """The clean features of a ``features.parquet`` table (the paper's definition)."""
-    if "clean" not in features.column_names:
-        raise DisentangleError("the feature table has no 'clean' column; re-run "
+def interpretable_features(features: pa.Table) -> list[int]:
+    """The interpretable features of a ``features.parquet`` table (the paper's definition)."""
+    if "interpretable" not in features.column_names:
+        raise DisentangleError("the feature table has no 'interpretable' column; re-run "
                                "`disentangle interpret`")
-    mask = pc.fill_null(features.column("clean"), False)
+    mask = pc.fill_null(features.column("interpretable"), False)
     return sorted(int(f) for f in pc.filter(features.column("feature"), mask).to_pylist())
 
 
-def draw_cases(searcher: Searcher, query_set: QuerySet, clean: Collection[int],
+def draw_cases(searcher: Searcher, query_set: QuerySet, interpretable: Collection[int],
                seed: int = SEED,
                density_range: tuple[float, float] = DENSITY_RANGE) -> list[Case]:
     """The raised and lowered feature of every query (see the module docstring).
 
-    ``clean`` are the well-scored features: the raised one is drawn among them, the lowered
+    ``interpretable`` are the well-scored features: the raised one is drawn among them, the lowered
     one is the query's strongest of them (its strongest feature if it has none). Queries with
     no candidate to raise are skipped.
     """
@@ -253,10 +253,10 @@ def draw_cases(searcher: Searcher, query_set: QuerySet, clean: Collection[int],
                             where=counts > 0)
     lo, hi = density_range
     candidates = np.zeros(features.n_features, bool)
-    candidates[np.asarray(sorted(clean), dtype=np.int64)] = True
+    candidates[np.asarray(sorted(interpretable), dtype=np.int64)] = True
     candidates &= (features.density >= lo) & (features.density <= hi)
     candidates &= field_share >= IN_FIELD
-    clean_set = set(clean)
+    interpretable_set = set(interpretable)
     cases = []
     for position, (text, category) in enumerate(query_set.queries):
         x = searcher.embed(text)
@@ -268,7 +268,7 @@ def draw_cases(searcher: Searcher, query_set: QuerySet, clean: Collection[int],
         pool = candidates & (present < TOP / 2)
         pool[list(code)] = False
         options = np.flatnonzero(pool)
-        ranked = sorted(code, key=lambda f: (f not in clean_set, -code[f]))
+        ranked = sorted(code, key=lambda f: (f not in interpretable_set, -code[f]))
         if not len(options) or not ranked:
             continue
         rng = np.random.default_rng([seed, position])
@@ -330,7 +330,7 @@ class _Run:
 def evaluate_steering(
     searcher: Searcher,
     query_set: QuerySet,
-    clean: Collection[int],
+    interpretable: Collection[int],
     seed: int = SEED,
     blend: float = DEFAULT_BLEND,
     strengths: Sequence[float] = STRENGTHS,
@@ -343,7 +343,7 @@ def evaluate_steering(
     ``*_before`` columns, and the drawn cases. The LLM's rewrites are appended to
     ``rewrites`` (as :func:`rewrite_record` lines) when a list is given."""
     truth = GroundTruth(searcher)
-    cases = draw_cases(searcher, query_set, clean, seed, density_range)
+    cases = draw_cases(searcher, query_set, interpretable, seed, density_range)
     records: list[dict[str, Any]] = []
     for case in cases:
         run = _Run(searcher, truth, case)

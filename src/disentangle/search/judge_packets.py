@@ -59,17 +59,17 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def build_packet(searcher: Searcher, cases: Sequence[tuple[str, Case]], clean: Collection[int],
-                 seed: int, strength: float = 1.0, blend: float = DEFAULT_BLEND,
-                 pool: PoolRule = DEFAULT_POOL,
+def build_packet(searcher: Searcher, cases: Sequence[tuple[str, Case]],
+                 interpretable: Collection[int], seed: int, strength: float = 1.0,
+                 blend: float = DEFAULT_BLEND, pool: PoolRule = DEFAULT_POOL,
                  llm: Rewriter | None = None) -> tuple[str, dict[str, Any]]:
     """The packet text and its key for ``(set name, case)`` pairs, one item per case and
     method, shuffled with ``seed``."""
     methods = METHODS + (("llm",) if llm is not None else ())
     rng = np.random.default_rng(seed)
-    topics_pool = np.asarray(sorted(clean), dtype=np.int64)
+    topics_pool = np.asarray(sorted(interpretable), dtype=np.int64)
     if len(topics_pool) < OPTIONS + 2:
-        raise DisentangleError("too few clean features to draw distractor topics from")
+        raise DisentangleError("too few interpretable features to draw distractor topics from")
     titles = searcher.corpus.column("title")
     items = []
     for set_name, case in cases:

@@ -24,7 +24,7 @@ from disentangle.search.evaluation import (
     SEED,
     STRENGTHS,
     Rewriter,
-    clean_features,
+    interpretable_features,
 )
 from disentangle.search.hybrid import DEFAULT_POOL, PoolRule
 from disentangle.search.judge_packets import PACKET_SEED, build_packet, write_packet
@@ -54,18 +54,18 @@ def evaluate_steering_sets(workspace: Workspace, name: str | None = None,
     beside the results as JSON lines, readable back with ``--rewrites``."""
     folder = workspace.sae(name)
     engine = searcher(workspace, folder.name)
-    clean = clean_features(folder.features(["feature", "clean"]))
+    interpretable = interpretable_features(folder.features(["feature", "interpretable"]))
     rewriter = llm() if llm is not None else None
     tables, cases = [], []
     rewrites: list[dict[str, str | None]] = []
     for set_name in sets:
-        table, drawn = evaluate_steering(engine, load_query_set(set_name), clean, seed=seed,
+        table, drawn = evaluate_steering(engine, load_query_set(set_name), interpretable, seed=seed,
                                          blend=blend, strengths=tuple(strengths),
                                          llm=rewriter, density_range=density_range,
                                          pool=pool, rewrites=rewrites)
         if not drawn:
             raise DisentangleError(
-                f"no query of {set_name} lacks a clean feature of density "
+                f"no query of {set_name} lacks an interpretable feature of density "
                 f"{density_range[0]:g}–{density_range[1]:g}; widen --density or label the "
                 "features")
         tables.append(table)
@@ -90,7 +90,7 @@ def evaluate_steering_sets(workspace: Workspace, name: str | None = None,
         write_text(rewrites_path, "".join(json.dumps(r) + "\n" for r in rewrites))
         paths.append(rewrites_path)
     if packets is not None:
-        packet, key = build_packet(engine, cases, clean, packet_seed, blend=blend, pool=pool,
-                                   llm=rewriter)
+        packet, key = build_packet(engine, cases, interpretable, packet_seed, blend=blend,
+                                   pool=pool, llm=rewriter)
         paths += write_packet(packets, STEERING_STEM, packet, key, packet_keys)
     return SteeringEvalReport(folder.name, summary, markdown, paths, checks, len(cases))

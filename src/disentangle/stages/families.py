@@ -112,12 +112,12 @@ def _candidates(workspace: Workspace, name: str, density: np.ndarray,
         return live, (f"no interpretation of {name} yet, so families are built on all "
                       f"{int(live.sum())} live features with density < {MAX_DENSITY} and are "
                       "unlabelled; run `disentangle interpret --workspace "
-                      f"{workspace.root} --sae {name}` first for clean, labelled families")
-    table = folder.features(["feature", "clean"])
-    clean = np.zeros(len(density), bool)
+                      f"{workspace.root} --sae {name}` first for interpretable, labelled families")
+    table = folder.features(["feature", "interpretable"])
+    interpretable = np.zeros(len(density), bool)
     features = table.column("feature").to_numpy()
-    clean[features[table.column("clean").to_numpy(zero_copy_only=False)]] = True
-    return clean & live, None
+    interpretable[features[table.column("interpretable").to_numpy(zero_copy_only=False)]] = True
+    return interpretable & live, None
 
 
 def build(
@@ -165,7 +165,7 @@ def build(
     write_parquet(paths[0], table)
     write_json(paths[1], {
         "sae": name, "variant": variant, "threshold": threshold, "iterations": iterations,
-        "candidates": int(candidates.sum()), "restriction": note or "clean features",
+        "candidates": int(candidates.sum()), "restriction": note or "interpretable features",
         "families": [_json_row(row, labels) for row in table.to_pylist()]})
     write_tree_graphml(paths[2], built.trees[0], density, labels)
     return FamilyBuildReport(name, table, int(candidates.sum()), notes, paths)

@@ -44,8 +44,9 @@ def interpret(
     sae_codes = codes(workspace, name)
     texts = corpus_texts(workspace)
     embeddings = workspace.embeddings()
+    embedder = query_embedder(workspace)
     if backend == "offline":
-        labeller = OfflineBackend(texts, embeddings, query_embedder(workspace))
+        labeller = OfflineBackend(texts, embeddings, embedder)
     elif backend == "llm":
         client = ChatClient(ChatConfig.load(llm_config), cache_dir=workspace.cache_root / "llm")
         labeller = LLMBackend(texts, client)
@@ -61,7 +62,8 @@ def interpret(
 
     table = interpret_features(texts, sae_codes, embeddings, labeller,
                                folder.interpret_batches, features=features,
-                               stats=folder.feature_stats(), on_batch=advance)
+                               stats=folder.feature_stats(), on_batch=advance,
+                               embedder=embedder)
     ids = workspace.corpus().column("id")
     top_ids = [ids.take(pa.array(rows, pa.int64())).to_pylist()
                for rows in table.column("top_rows").to_pylist()]

@@ -315,7 +315,7 @@ function addFeatureBox() {
 // -- feature page ---------------------------------------------------------------------------
 
 // The interpretability scores worth a tile; features.parquet holds more (see the API).
-const SCORES = ["pearson", "f1", "pearson_balanced", "f1_balanced", "topic_coherence", "clean"];
+const SCORES = ["pearson", "f1", "pearson_balanced", "f1_balanced", "topic_coherence", "top_fit", "clean"];
 
 async function featureView(id) {
   view.replaceChildren(message("Loading feature…"));
