@@ -132,7 +132,7 @@ def print_example_families(ws: Workspace, name: str, count: int = 5) -> None:
     """Build families (co-occurrence tree) and show the largest with their children."""
     report = stages.build_families(ws, name)
     table = report.table
-    console.print(f"{table.num_rows} families from {report.candidates} clean features; "
+    console.print(f"{table.num_rows} families from {report.candidates} interpretable features; "
                   f"the {count} largest (parent → some direct children):")
     order = np.argsort(-np.asarray(table.column("size").to_pylist()), kind="stable")[:count]
     for family_id in table.column("family").take(pa.array(order)).to_pylist():
