@@ -164,6 +164,9 @@ def test_clean_needs_a_label_that_fits_the_strongest_documents(corpus: Corpus,
     shown = format_feature({name: values[row] for name, values in strict.items()})
     assert f"fit with its 5 strongest documents: {fit[row]:.1f}" in shown
     assert ("interpretable" in shown) != strict["clean"][row]
+    older = {name: values[row] for name, values in strict.items()
+             if name not in ("interpretable", "top_fit")}
+    assert "strongest documents" not in format_feature(older), "an older table still shows"
 
 
 def test_the_labeller_sees_coherence_against_all_features_as_broad(

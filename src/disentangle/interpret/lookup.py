@@ -30,9 +30,11 @@ def format_feature(row: dict, top_titles: Sequence[str] = ()) -> str:
     """A feature as text: label, scores on both designs, flags, evidence, top documents.
 
     ``top_titles`` are the caller's titles (or ids) for ``row["top_rows"]``, in that order.
+    A row of a table written before ``interpretable`` and ``top_fit`` existed shows without
+    them.
     """
     flags = [name for name, on in (("clean", row["clean"]), ("clean strict", row["clean_strict"]),
-                                   ("interpretable", row["interpretable"] and not row["clean"]),
+                                   ("interpretable", row.get("interpretable") and not row["clean"]),
                                    ("generic", row["generic"]),
                                    ("label failed", row["label_failed"])) if on]
     if row["duplicate_of"] >= 0:
