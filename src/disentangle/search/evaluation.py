@@ -227,10 +227,8 @@ class GroundTruth:
 
 
 def interpretable_features(features: pa.Table) -> list[int]:
-    """The interpretable features of a ``features.parquet`` table (the paper's definition)."""
-    if "interpretable" not in features.column_names:
-        raise DisentangleError("the feature table has no 'interpretable' column; re-run "
-                               "`disentangle interpret`")
+    """The interpretable features of a ``features.parquet`` table (the paper's definition).
+    A table without the column never gets here: the workspace's reader names it and the fix."""
     mask = pc.fill_null(features.column("interpretable"), False)
     return sorted(int(f) for f in pc.filter(features.column("feature"), mask).to_pylist())
 
