@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import pytest
 
 from disentangle.codes import SparseCodes
 from disentangle.families import Family, Nesting
@@ -12,8 +13,9 @@ from disentangle.families.extract import MAX_MEMBERS
 from disentangle.interpret.phrases import LabelCoverage, PhraseIndex
 from disentangle.stages.family_rules import FamilyRules
 
-TOPIC, FREQUENT_WORD, NARROW, MIXED, MEMBER = range(5)
-LABELS = ["pulsar timing", "distance", "molecular hydrogen", "mixed: a, b", "timing noise"]
+TOPIC, FREQUENT_WORD, NARROW, MIXED, MEMBER, BROAD = range(6)
+LABELS = ["pulsar timing", "distance", "molecular hydrogen", "mixed: a, b", "timing noise",
+          "gravitational waves"]
 
 
 def _rules() -> FamilyRules:
@@ -21,11 +23,15 @@ def _rules() -> FamilyRules:
              + ["distance ladder"] * 10                          # FREQUENT_WORD fires
              + ["the distance to the source"] * 70               # ... but is silent here
              + ["molecular hydrogen in clouds"] * 5              # NARROW fires on all 40,
-             + ["interstellar ice chemistry"] * 35)              # its label says 5
+             + ["interstellar ice chemistry"] * 35               # its label says 5
+             + ["gravitational waves from mergers"] * 10         # BROAD fires strongly,
+             + ["compact object populations"] * 40)              # and weakly on 40 more
     rows = ([[TOPIC, MEMBER]] * 20 + [[FREQUENT_WORD, 9]] * 10 + [[8, 9]] * 70
-            + [[NARROW, MIXED]] * 40)
+            + [[NARROW, MIXED]] * 40 + [[BROAD, 8]] * 50)
     indices = np.array(rows, np.int32)
-    codes = SparseCodes(indices, np.ones_like(indices, np.float32), 10)
+    values = np.ones_like(indices, np.float32)
+    values[-40:, 0] = 0.05
+    codes = SparseCodes(indices, values, 10)
     top_rows = {TOPIC: list(range(20)), MEMBER: list(range(10)),
                 FREQUENT_WORD: list(range(20, 30)), NARROW: list(range(100, 120))}
     index = PhraseIndex(texts)
@@ -52,6 +58,13 @@ def test_a_label_narrower_than_its_feature_does_not_root_a_family():
     recall, precision = _rules().root_naming(NARROW)
     assert recall == 0.125 and precision == 1.0
     assert not _rules().is_root(NARROW)
+
+
+def test_a_broad_feature_is_named_by_what_it_fires_on_strongly():
+    # unweighted, its label is in 10 of its 50 documents (0.2); by activation in 10 / 12
+    recall, precision = _rules().root_naming(BROAD)
+    assert recall == pytest.approx(10 / 12) and precision == 1.0
+    assert _rules().is_root(BROAD)
 
 
 def test_mixed_features_never_root_a_family():

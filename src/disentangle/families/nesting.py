@@ -36,7 +36,7 @@ class Nesting:
     def __init__(self, codes: SparseCodes, embeddings: np.ndarray,
                  top_rows: Mapping[int, Sequence[int]], min_containment: float = MIN_CONTAINMENT,
                  min_closeness: float = MIN_CLOSENESS) -> None:
-        self.active = codes.to_csr(binary=True).tocsc()
+        self.active = codes.to_csr().tocsc()
         self.embeddings = embeddings
         self.top_rows = {int(f): np.asarray(rows, np.int64) for f, rows in top_rows.items()}
         self.min_containment = min_containment
@@ -47,6 +47,10 @@ class Nesting:
     def active_rows(self, feature: int) -> np.ndarray:
         """The documents where ``feature`` is active, in row order."""
         return self.active.indices[self.active.indptr[feature]:self.active.indptr[feature + 1]]
+
+    def activations(self, feature: int) -> np.ndarray:
+        """``feature``'s activations on :meth:`active_rows`, in the same order."""
+        return self.active.data[self.active.indptr[feature]:self.active.indptr[feature + 1]]
 
     def containment(self, root: int, member: int) -> float:
         """Share of ``member``'s top documents on which ``root`` is active."""

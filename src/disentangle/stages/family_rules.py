@@ -41,7 +41,8 @@ from disentangle.families.split import two_groups
 from disentangle.interpret.phrases import LabelCoverage, PhraseIndex, label_phrases
 
 MIN_ROOT_RECALL = 0.3
-"""Share of a root's active documents (a sample) containing its label."""
+"""Share of a root's activation (over a sample of its active documents) on documents
+containing its label."""
 MIN_ROOT_PRECISION = 0.5
 """Share of the background documents containing a root's label on which the root is active."""
 MIN_MEMBER_COVERAGE = 0.5
@@ -76,14 +77,19 @@ class FamilyRules:
         self._precision: dict[int, float] = {}
 
     def root_naming(self, feature: int) -> tuple[float, float]:
-        """(recall, precision) of ``feature``'s label as a detector of its activity."""
+        """(recall, precision) of ``feature``'s label as a detector of its activity. Recall
+        weighs each active document by the activation: a broad feature that fires weakly on
+        a whole field is still named by what it fires on strongly."""
         phrases = label_phrases(self.labels[feature])
         rows = self.nesting.active_rows(feature)
         if not phrases or not len(rows):
             return 0.0, 0.0
-        sample = rows if len(rows) <= ROOT_SAMPLE else np.random.default_rng(
-            SEED + feature).choice(rows, ROOT_SAMPLE, replace=False)
-        recall = float(np.mean([self._says(int(r), phrases) for r in sample]))
+        activations = self.nesting.activations(feature)
+        sample = np.arange(len(rows)) if len(rows) <= ROOT_SAMPLE else np.random.default_rng(
+            SEED + feature).choice(len(rows), ROOT_SAMPLE, replace=False)
+        says = np.array([self._says(int(rows[i]), phrases) for i in sample])
+        weights = activations[sample]
+        recall = float(weights[says].sum() / weights.sum())
         return recall, self.precision(feature)
 
     def precision(self, feature: int) -> float:
