@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from disentangle.interpret.scoring import TOP_FIT_DOCUMENTS, top_fit
+from disentangle.interpret.scoring import TOP_FIT_DOCUMENTS, top_cohesion, top_fit
 
 
 def _unit(rows: np.ndarray) -> np.ndarray:
@@ -38,3 +38,19 @@ def test_fit_is_nan_without_a_label_vector_or_documents() -> None:
     labels = np.vstack([label, np.zeros_like(label), label])
     fit = top_fit(labels, [[0, 1, 2], [0, 1, 2], []], documents)
     assert fit[0] > 5 and np.isnan(fit[1]) and np.isnan(fit[2])
+
+
+def test_cohesion_is_high_for_documents_of_one_topic_and_low_for_two() -> None:
+    rng = np.random.default_rng(1)
+    dim, size = 64, 2000
+    topics = _unit(rng.standard_normal((2, dim)))
+    documents = rng.standard_normal((size, dim))
+    documents[:20] += 3 * topics[0] * np.sqrt(dim)
+    documents[20:30] += 3 * topics[1] * np.sqrt(dim)
+    documents = _unit(documents)
+    one, two, chance, single = top_cohesion(
+        [list(range(20)), list(range(10, 30)), list(range(100, 120)), [0]], documents)
+    assert one > 0.5, "twenty documents near one direction"
+    assert 0.1 < two < one / 2 + 0.1, "half on each of two directions"
+    assert abs(chance) < 0.05, "random documents are as alike as chance"
+    assert np.isnan(single)

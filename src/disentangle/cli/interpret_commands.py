@@ -74,14 +74,19 @@ def _print_features(table: pa.Table, title: str) -> None:
     shown = Table(title=title, title_justify="left")
     for column, justify in (("feature", "right"), ("label", "left"), ("keywords", "left"),
                             ("Pearson", "right"), ("F1", "right"), ("3+3 Pearson", "right"),
-                            ("density", "right"), ("clean", "center")):
+                            ("density", "right"), ("flag", "center")):
         shown.add_column(column, justify=justify)  # type: ignore[arg-type]
     for row in table.to_pylist():
         shown.add_row(str(row["feature"]), row["label"], ", ".join((row.get("keywords") or [])[:3]),
                       f"{row['pearson']:.2f}",
                       f"{row['f1']:.2f}", f"{row['pearson_balanced']:.2f}",
-                      f"{row['density']:.4f}", "✓" if row["clean"] else "")
+                      f"{row['density']:.4f}", _flag(row))
     console.print(shown)
+
+
+def _flag(row: dict) -> str:
+    """Clean, or mixed: a mixed feature may be shown by a phrase that names only part of it."""
+    return "clean" if row["clean"] else "mixed" if row.get("mixed") else ""
 
 
 @features_app.command("list")

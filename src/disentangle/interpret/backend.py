@@ -29,7 +29,8 @@ class Label:
     contrast: str = ""
     """A phrase of topical neighbours where the feature is silent (what it is *not*)."""
     mixed: bool = False
-    """The feature's top documents share no topic; ``text`` says so instead of naming one."""
+    """No phrase covers the feature's top documents. ``text`` lists some ("mixed: a, b, c"),
+    or is its best phrase when its strongest documents are alike (a topic no phrase names)."""
     phrase: str = ""
     """What prediction reads when it is not ``text`` (a mixed feature's best phrase)."""
     alternatives: tuple[str, ...] = ()

@@ -35,11 +35,15 @@ def is_generic(label: str) -> bool:
     return not [w for w in words if w not in GENERIC_WORDS and w not in _FILLER]
 
 
-def duplicate_of(labels: Sequence[str], quality: np.ndarray, features: np.ndarray) -> np.ndarray:
+def duplicate_of(labels: Sequence[str], quality: np.ndarray, features: np.ndarray,
+                 mixed: np.ndarray | None = None) -> np.ndarray:
     """Per feature, the feature id holding the same label with the best quality, or -1.
 
     The best-scored holder of a label gets -1 (it is the one kept); ties go to the lower id.
+    A feature ``mixed`` but shown by a phrase never takes that phrase from one it names: a
+    reader typing it means the named one.
     """
+    named = np.ones(len(labels), bool) if mixed is None else ~np.asarray(mixed, bool)
     result = np.full(len(labels), -1, np.int64)
     holders: dict[str, list[int]] = {}
     for position, label in enumerate(labels):
@@ -49,7 +53,7 @@ def duplicate_of(labels: Sequence[str], quality: np.ndarray, features: np.ndarra
     for positions in holders.values():
         if len(positions) < 2:
             continue
-        best = max(positions, key=lambda p: (np.nan_to_num(quality[p], nan=-np.inf),
+        best = max(positions, key=lambda p: (named[p], np.nan_to_num(quality[p], nan=-np.inf),
                                              -features[p]))
         for position in positions:
             if position != best:

@@ -10,8 +10,9 @@ import numpy as np
 import pyarrow as pa
 
 from disentangle.errors import DisentangleError
+from disentangle.interpret.offline import MIXED
 from disentangle.interpret.runner import CleanCriteria
-from disentangle.interpret.scoring import TOP_FIT_DOCUMENTS
+from disentangle.interpret.scoring import TOP_COHESION_DOCUMENTS, TOP_FIT_DOCUMENTS
 
 KEYWORD_MATCH = 0.9
 """Rank of a hit in a feature's keywords: below a label hit, above most fuzzy hits."""
@@ -40,8 +41,11 @@ def format_feature(row: dict, top_titles: Sequence[str] = ()) -> str:
     if row["duplicate_of"] >= 0:
         flags.append(f"duplicate of {row['duplicate_of']}")
     if row.get("mixed"):
-        flags.append("mixed: " + ("its top abstracts share a topic no phrase of theirs names"
-                                  if _topical(row) else "its top abstracts share no topic"))
+        flags.append("mixed: " + (
+            "its strongest abstracts share a topic; this phrase covers only some of its top "
+            "abstracts" if not row["label"].startswith(f"{MIXED}:")
+            else "its top abstracts share a topic no phrase of theirs names" if _topical(row)
+            else "its top abstracts share no topic"))
     if row.get("lexical"):
         flags.append("lexical: its top abstracts share this word, not a topic")
     lines = [
@@ -59,6 +63,10 @@ def format_feature(row: dict, top_titles: Sequence[str] = ()) -> str:
         f"F1 {row['f1_balanced']:.3f}",
         *([f"  fit with its {TOP_FIT_DOCUMENTS} strongest documents: {row['top_fit']:.1f} "
            f"(clean needs {CleanCriteria().min_top_fit:g})"] if _finite(row.get("top_fit"))
+          else []),
+        *([f"  its {TOP_COHESION_DOCUMENTS} strongest documents are {row['top_cohesion']:.2f}× as "
+           f"alike as usual at its density (a one-word clean label needs "
+           f"{CleanCriteria().min_word_cohesion:g})"] if _finite(row.get("top_cohesion"))
           else []),
     ]
     if row["evidence"]:

@@ -25,9 +25,10 @@ For each feature:
    documents and titles hold, two concepts alike in meaning that cover them together,
    a concept in the titles of nearly all its strongest documents, or, when those documents
    share their other features as much as usual (a topic, see ``FeatureExamples.coherence``),
-   a specific term in enough of them still name the feature; otherwise it is flagged
-   ``mixed`` and labelled "mixed: a, b, c" with phrases that between them name most of its
-   top documents;
+   a specific term in enough of them, or a phrase most of its alike strongest documents
+   state in their titles still name the feature; otherwise it is flagged ``mixed``, shown by
+   its best concept when its strongest documents are alike and otherwise labelled "mixed:
+   a, b, c" with phrases that between them name most of its top documents;
 4. ``contrast``: a phrase over-represented in the hard negatives against the activating
    documents, kept when subtracting its embedding separates the labelling documents clearly
    better. It is a separate field, never part of the label.
@@ -108,6 +109,18 @@ class OfflineConfig:
     lead_title: float = 0.8
     """... name a feature whose best phrase covers too few top documents when a phrase that
     is no generic word is in this share of their titles (an object, a method: "Terzan 5")."""
+    lead_cohesion: float = 0.2
+    """A feature whose best phrase covers too few top documents but whose strongest
+    (``lead_documents``) are alike (their topicality, as in ``_topicality``, reaches this) has
+    a topic: the one those documents show a reader first. Judges rejected "mixed: …" on 8 of
+    the 10 such features they saw, against 4 of 28 below it (persistent homology, the ANAIS
+    experiment, flux standards). Such a feature stays ``mixed`` but is shown by its best
+    phrase, not a list, unless ..."""
+    lead_share: float = 0.6
+    lead_stated: float = 0.4
+    """... a listable phrase is in this share of them and this share of their titles (a topic
+    the papers state, not a word they happen to use): that phrase names it, and it is not
+    mixed."""
     topic_coherence: float = 1.0
     """A feature whose top documents share their other features at least as much as the
     median feature of its density (``FeatureExamples.coherence`` ≥ this) has a topic even
@@ -315,12 +328,16 @@ class OfflineBackend:
     def _coherence(self, candidate: Candidate, rows: list[int]) -> float:
         """Topicality (as in ``_topicality``) of the documents among ``rows`` holding the
         candidate: low when one word names two topics ("cold" spot, "cold" start)."""
-        held = np.array(sorted(self._holders(candidate, rows, self.index.phrases)), np.int64)
-        if len(held) < 2:
+        return self._cohesion(sorted(self._holders(candidate, rows, self.index.phrases)))
+
+    def _cohesion(self, rows: Sequence[int]) -> float:
+        """Topicality (as in ``_topicality``) of the documents ``rows``: how much more alike
+        they are than as many random documents (0 for fewer than two)."""
+        if len(rows) < 2:
             return 0.0
         _, base = self._sample_vectors
-        spread = float(np.sum(self._doc_vectors(held).mean(axis=0) ** 2))
-        return (spread - base - (1.0 - base) / len(held)) / (1.0 - base)
+        spread = float(np.sum(self._doc_vectors(np.asarray(rows, np.int64)).mean(axis=0) ** 2))
+        return (spread - base - (1.0 - base) / len(rows)) / (1.0 - base)
 
     @property
     def _sample_vectors(self) -> tuple[np.ndarray, float]:
@@ -377,7 +394,8 @@ class OfflineBackend:
         which phrases may name the feature, the embedding only breaks near-ties among them.
         When it covers too few top documents, ``_name_anyway`` may still name the feature
         ("click-through" beside "conversion rate" makes one topic of the two, the label
-        staying the better-scored one); otherwise the feature is mixed."""
+        staying the better-scored one); otherwise the feature is mixed, shown by its best
+        phrase when its strongest documents are alike and by a list of phrases when not."""
         cfg = self.config
         if not ranked:
             return Label("", "no phrase occurs in two activating documents", True)
@@ -407,15 +425,17 @@ class OfflineBackend:
         evidence = "; ".join(f"{c.phrase} (covers {c.coverage:.0%}, top {c.top_coverage:.0%}, "
                              f"title {c.title:.0%}, hard {c.hard:.0%}, corpus "
                              f"{c.background:.1%})" for c in chosen)
-        if mixed:
-            listed = [shortlist.get(c.phrase) or self.index.surface(c.phrase, rows)
-                      for c in self._cover(ranked, top_rows)]
-            return Label(f"{MIXED}: {', '.join(listed)}", evidence, keywords=tuple(shown[1:]),
-                         mixed=True, phrase=shown[0])
-        alternatives = [shortlist.get(c.phrase) or self.index.surface(c.phrase, rows)
-                        for c in self._alternatives(chosen[0], ranked)]
-        return Label(shown[0], evidence, keywords=tuple(shown[1:]),
-                     alternatives=tuple(alternatives))
+        alternatives = tuple(shortlist.get(c.phrase) or self.index.surface(c.phrase, rows)
+                             for c in self._alternatives(chosen[0], ranked))
+        if not mixed:
+            return Label(shown[0], evidence, keywords=tuple(shown[1:]), alternatives=alternatives)
+        if self._cohesion(top_rows[:cfg.lead_documents]) >= cfg.lead_cohesion:
+            return Label(shown[0], evidence, keywords=tuple(shown[1:]), mixed=True,
+                         phrase=shown[0], alternatives=alternatives)
+        listed = [shortlist.get(c.phrase) or self.index.surface(c.phrase, rows)
+                  for c in self._cover(ranked, top_rows)]
+        return Label(f"{MIXED}: {', '.join(listed)}", evidence, keywords=tuple(shown[1:]),
+                     mixed=True, phrase=shown[0])
 
     def _name_anyway(self, examples: FeatureExamples, ranked: list[Candidate],
                      shortlist: dict[str, str], rows: list[int],
@@ -423,8 +443,9 @@ class OfflineBackend:
         """What names a feature whose best phrase covers too few top documents, first rule
         that applies: a broad phrase most of them and their titles hold; two phrases alike in
         meaning covering them together; a phrase in nearly all the strongest titles; when the
-        documents share a topic (coherence), a specific term covering enough of them. Empty:
-        the feature is mixed."""
+        documents share a topic (coherence), a specific term covering enough of them; when the
+        strongest documents are alike, a phrase most of them hold and state in their titles.
+        Empty: the feature is mixed."""
         cfg = self.config
         broad = [c for c in ranked if c.score > 0 and c.top_coverage >= cfg.broad_coverage
                  and c.title >= cfg.broad_title
@@ -441,12 +462,21 @@ class OfflineBackend:
                 and self._topicality(c.members) >= cfg.topical_floor]
         if lead:
             return lead[:1]
-        if not examples.coherence >= cfg.topic_coherence:  # NaN: unknown, so no topic
+        if examples.coherence >= cfg.topic_coherence:  # NaN: unknown, so no topic
+            topic = [c for c in listable
+                     if " " in c.phrase and c.top_coverage >= cfg.mixed_coverage
+                     and self._topicality(c.members) >= cfg.topic_topicality
+                     and self._coherence(c, top_rows) >= cfg.topic_cohesion]
+            if topic:
+                return topic[:1]
+        strongest = top_rows[:cfg.lead_documents]
+        if self._cohesion(strongest) < cfg.lead_cohesion:
             return []
-        return [c for c in listable
-                if " " in c.phrase and c.top_coverage >= cfg.mixed_coverage
-                and self._topicality(c.members) >= cfg.topic_topicality
-                and self._coherence(c, top_rows) >= cfg.topic_cohesion][:1]
+        return [self._as_term(c, ranked, rows, top_rows) for c in listable
+                if c.lead_title >= cfg.lead_stated
+                and len(self._holders(c, strongest, self.index.phrases))
+                >= cfg.lead_share * len(strongest)
+                and self._topicality(c.members) >= cfg.topical_floor][:1]
 
     def _alternatives(self, label: Candidate, ranked: list[Candidate]) -> list[Candidate]:
         """Phrases that tell the feature apart when another one keeps its label, best first:

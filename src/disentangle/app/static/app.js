@@ -340,6 +340,7 @@ async function featureView(id) {
         h("h1", {}, f.label || h("span", { class: "unlabelled" }, "Unlabelled feature")),
         f.keywords && f.keywords.length ? h("p", { class: "keywords" }, `Keywords: ${f.keywords.join(", ")}`) : null,
         f.scores.lexical ? h("p", { class: "muted" }, "Lexical: its top abstracts share this word, not a topic.") : null,
+        f.scores.mixed && f.label && !f.label.startsWith("mixed:") ? h("p", { class: "muted" }, "Mixed: its strongest abstracts share a topic; this phrase covers only some of its top abstracts.") : null,
         !f.label ? h("p", { class: "muted" }, "Labels appear after `disentangle interpret`; its strongest abstracts are below.") : null,
         f.scores.evidence ? h("p", { class: "muted small evidence" }, `Evidence: ${f.scores.evidence}`) : null),
       h("a", { class: "button", href: `/?q=${encodeURIComponent(f.label || (f.hint || ""))}&e=${f.feature}:up1` }, "Search with it raised")),
